@@ -1,0 +1,7 @@
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    common::init_tracing();
+    tracing::info!("billing starting");
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}

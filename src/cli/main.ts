@@ -1,0 +1,160 @@
+/**
+ * CLI stage: parse arguments, run the pipeline, print the report, choose the exit code.
+ * Exit codes (SPEC §5): 0 nothing to report, 1 races found / changes needed, 2 usage
+ * error or a file that could not be analysed.
+ */
+import yargs from "yargs";
+import { discover } from "../discover/discover";
+import { analyze, AnalysisResult, AnalyzeOptions } from "../pipeline";
+import { toJson } from "../report/json";
+import { toText } from "../report/text";
+
+export const EXIT_OK = 0;
+export const EXIT_FINDINGS = 1;
+export const EXIT_ERROR = 2;
+
+interface CommonArgs {
+  paths: string[];
+  format: string;
+  target?: string;
+  "build-arg": string[];
+  platform?: string;
+  quiet: boolean;
+  debug: boolean;
+}
+
+class UsageError extends Error {}
+
+export async function main(argv: string[]): Promise<number> {
+  let exit = EXIT_OK;
+  const out = (s: string) => process.stdout.write(s);
+  const parser = yargs(argv)
+    .scriptName("buildrace")
+    .usage(
+      "buildrace finds BuildKit cache mounts (RUN --mount=type=cache) used by build steps that run at the same time, and rewrites them so they no longer race.\n\nUsage: $0 <command> [paths..] [options]",
+    )
+    .command(
+      "check [paths..]",
+      "Report cache mounts that race; exit 1 if any unsafe race remains",
+      (y) =>
+        common(y)
+          .example("$0 check", "check every Dockerfile, compose and bake file under .")
+          .example("$0 check Dockerfile --target release --platform linux/amd64,linux/arm64", "model one multi-platform build")
+          .example("$0 check . --format json > races.json", "machine-readable report (SPEC §4)"),
+      async (args) => {
+        exit = await runCheck(args as unknown as CommonArgs, out);
+      },
+    )
+    .demandCommand(1, "Tell buildrace what to do: check (more commands: buildrace --help)")
+    .strict()
+    .help()
+    .alias("h", "help")
+    .version()
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .fail((msg, err) => {
+      throw err ?? new UsageError(msg);
+    });
+  try {
+    await parser.parseAsync();
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`buildrace: ${e.message}\nRun 'buildrace --help' for usage.\n`);
+      return EXIT_ERROR;
+    }
+    throw e;
+  }
+  return exit;
+}
+
+function common<T>(y: yargs.Argv<T>) {
+  return y
+    .positional("paths", {
+      describe: "Dockerfiles, compose or bake files, or directories to search (default: .)",
+      type: "string",
+      array: true,
+      default: ["."],
+    })
+    .option("format", {
+      describe: "Output format",
+      choices: ["text", "json"],
+      default: "text",
+    })
+    .option("target", { describe: "Stage to build (default: the last stage); case-insensitive", type: "string" })
+    .option("build-arg", {
+      describe: "Build argument KEY=VALUE, as docker build --build-arg (repeatable)",
+      type: "string",
+      array: true,
+      default: [] as string[],
+    })
+    .option("platform", {
+      describe: "Target platforms, comma-separated (e.g. linux/amd64,linux/arm64): one concurrent build each",
+      type: "string",
+    })
+    .option("quiet", { alias: "q", describe: "Only print errors and races that need fixing", type: "boolean", default: false })
+    .option("debug", { describe: "Show stack traces of internal errors", type: "boolean", default: false });
+}
+
+export function analyzeOptions(args: CommonArgs): AnalyzeOptions {
+  const buildArgs: Record<string, string> = {};
+  for (const kv of args["build-arg"] ?? []) {
+    const eq = kv.indexOf("=");
+    if (eq <= 0) {
+      // docker build takes a bare KEY from the environment
+      const v = process.env[kv];
+      if (eq === 0 || kv === "") throw new UsageError(`--build-arg needs KEY=VALUE, got "${kv}"`);
+      if (v !== undefined) buildArgs[kv] = v;
+      continue;
+    }
+    buildArgs[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  const platforms = args.platform
+    ? args.platform
+        .split(",")
+        .map((p) => p.trim())
+        .filter(Boolean)
+    : undefined;
+  for (const p of platforms ?? [])
+    if (!/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/.test(p))
+      throw new UsageError(`--platform: "${p}" is not os/arch[/variant] (e.g. linux/arm64)`);
+  return { target: args.target, buildArgs, platforms, env: process.env as Record<string, string> };
+}
+
+export async function runAnalysis(args: CommonArgs): Promise<AnalysisResult> {
+  const opts = analyzeOptions(args);
+  const found = discover(args.paths.length ? args.paths : ["."]);
+  const result = await analyze(found.files, opts);
+  for (const p of found.problems)
+    result.files.push({
+      path: p.path,
+      kind: "dockerfile",
+      builds: [],
+      cacheRuns: [],
+      pairs: [],
+      races: [],
+      diagnostics: [{ line: 0, message: p.message, severity: "error" }],
+    });
+  if (found.files.length === 0 && found.problems.length === 0)
+    throw new UsageError(
+      `no Dockerfile, compose or bake file found in ${args.paths.join(", ")} (looked for Dockerfile, *.Dockerfile, Dockerfile.*, Containerfile, compose*.yml, docker-bake.hcl)`,
+    );
+  return result;
+}
+
+async function runCheck(args: CommonArgs, out: (s: string) => void): Promise<number> {
+  const result = await runAnalysis(args);
+  if (args.format === "json") out(JSON.stringify(toJson(result), null, 2) + "\n");
+  else out(toText(result, { color: useColor(), quiet: args.quiet }));
+  return checkExit(result);
+}
+
+export function checkExit(result: AnalysisResult): number {
+  if (result.files.some((f) => f.diagnostics.some((d) => d.severity === "error"))) return EXIT_ERROR;
+  if (result.files.some((f) => f.races.some((r) => r.safety !== "safe"))) return EXIT_FINDINGS;
+  return EXIT_OK;
+}
+
+export function useColor(): boolean {
+  if (process.env.NO_COLOR) return false;
+  if (process.env.FORCE_COLOR && process.env.FORCE_COLOR !== "0") return true;
+  return Boolean(process.stdout.isTTY);
+}

@@ -1,0 +1,245 @@
+/**
+ * Parse stage: text → stages of instructions with exact source offsets. dockerfile-ast
+ * finds the instructions, directives and heredocs; the flag words and `--mount` options are
+ * split here with BuildKit's own rules (dockerfile-ast does not follow continuations inside
+ * a flag), every piece keeping its offsets in the original text.
+ */
+import { DockerfileParser, Instruction as AstInstruction, Onbuild } from "dockerfile-ast";
+import { Diagnostic } from "../diagnostics";
+import { parseMountWord, RawMount } from "./mount";
+import {
+  extractFlagWords,
+  FlagWord,
+  LogicalLine,
+  MappedText,
+  readLogicalLine,
+  sliceMapped,
+  splitWhitespace,
+} from "./words";
+
+export interface Flag {
+  name: string;
+  /** Value after `=` with quotes removed; null for a bare `--flag`. */
+  value: string | null;
+  word: FlagWord;
+}
+
+export interface Instruction {
+  keyword: string;
+  /** 1-based line where the instruction starts. */
+  line: number;
+  /** Source offsets of the whole instruction (heredoc bodies included). */
+  start: number;
+  end: number;
+  /** First logical line (continuations joined), from the keyword on. */
+  logical: LogicalLine;
+  flags: Flag[];
+  /** The arguments after the flags. */
+  rest: MappedText;
+  mounts: RawMount[];
+  heredoc: boolean;
+  /** For ONBUILD: the trigger instruction. */
+  trigger?: Instruction;
+}
+
+export interface Stage {
+  index: number;
+  /** Lowercased `AS` name, if any. */
+  name?: string;
+  /** Base name as written (before global-ARG expansion). */
+  baseName: string;
+  /** `--platform` value as written. */
+  platform?: string;
+  from: Instruction;
+  instructions: Instruction[];
+}
+
+export interface ParsedDockerfile {
+  path: string;
+  text: string;
+  escape: string;
+  globalArgs: Instruction[];
+  stages: Stage[];
+  /** Parse-level problems: these make BuildKit reject the whole file. */
+  errors: Diagnostic[];
+}
+
+const KNOWN = new Set([
+  "ADD",
+  "ARG",
+  "CMD",
+  "COPY",
+  "ENTRYPOINT",
+  "ENV",
+  "EXPOSE",
+  "FROM",
+  "HEALTHCHECK",
+  "LABEL",
+  "MAINTAINER",
+  "ONBUILD",
+  "RUN",
+  "SHELL",
+  "STOPSIGNAL",
+  "USER",
+  "VOLUME",
+  "WORKDIR",
+]);
+
+const STAGE_NAME = /^[a-z][a-z0-9-_.]*$/;
+
+export function parseDockerfile(path: string, text: string): ParsedDockerfile {
+  const errors: Diagnostic[] = [];
+  // dockerfile-ast does not know about a BOM; a space keeps every offset identical.
+  const astText = text.startsWith("\uFEFF") ? " " + text.slice(1) : text;
+  const ast = DockerfileParser.parse(astText);
+  const escape = ast.getEscapeCharacter() === "`" ? "`" : "\\";
+  const lineStarts = computeLineStarts(text);
+  const offsetOf = (p: { line: number; character: number }) =>
+    (lineStarts[p.line] ?? text.length) + p.character;
+
+  const seenDirectives = new Set<string>();
+  for (const d of ast.getDirectives()) {
+    const name = d.getName().toLowerCase();
+    if (seenDirectives.has(name) && (name === "escape" || name === "syntax" || name === "check"))
+      errors.push({
+        line: d.getRange().start.line + 1,
+        message: `only one ${name} parser directive can be used`,
+        severity: "error",
+      });
+    seenDirectives.add(name);
+  }
+
+  const globalArgs: Instruction[] = [];
+  const stages: Stage[] = [];
+  for (const node of ast.getInstructions()) {
+    const ins = toInstruction(node, text, escape, offsetOf, errors);
+    if (!KNOWN.has(ins.keyword)) {
+      errors.push({ line: ins.line, message: `unknown instruction: ${ins.keyword}`, severity: "error" });
+      continue;
+    }
+    if (ins.keyword === "FROM") {
+      stages.push(toStage(ins, stages.length, errors));
+      continue;
+    }
+    if (stages.length === 0) {
+      if (ins.keyword === "ARG") globalArgs.push(ins);
+      else
+        errors.push({
+          line: ins.line,
+          message: `${ins.keyword} is not allowed before the first FROM (only ARG is)`,
+          severity: "error",
+        });
+      continue;
+    }
+    stages[stages.length - 1].instructions.push(ins);
+  }
+  if (stages.length === 0 && !errors.some((e) => e.severity === "error")) {
+    errors.push({
+      line: 1,
+      message: text.trim() === "" ? "the Dockerfile is empty" : "no FROM instruction: nothing to build",
+      severity: "error",
+    });
+  }
+  return { path, text, escape, globalArgs, stages, errors };
+}
+
+function toInstruction(
+  node: AstInstruction,
+  text: string,
+  escape: string,
+  offsetOf: (p: { line: number; character: number }) => number,
+  errors: Diagnostic[],
+): Instruction {
+  const range = node.getRange();
+  const start = offsetOf(range.start);
+  const end = offsetOf(range.end);
+  const logical = readLogicalLine(text, start, escape);
+  const line = range.start.line + 1;
+  const ins = fromLogical(logical, line, start, end, escape, errors);
+  ins.heredoc = typeof (node as any).getHeredocs === "function" && (node as any).getHeredocs().length > 0;
+  if (ins.keyword === "ONBUILD" && node instanceof Onbuild) {
+    const m = /^\S+\s+/.exec(logical.text);
+    if (m) {
+      const inner = { ...sliceMapped(logical, m[0].length), end: logical.end };
+      ins.trigger = fromLogical(inner, line, start, end, escape, errors);
+      ins.trigger.heredoc = ins.heredoc;
+    }
+  }
+  return ins;
+}
+
+function fromLogical(
+  logical: LogicalLine,
+  line: number,
+  start: number,
+  end: number,
+  escape: string,
+  errors: Diagnostic[],
+): Instruction {
+  const kw = /^\s*(\S+)/.exec(logical.text);
+  const keyword = kw ? kw[1].toUpperCase() : "";
+  const argsAt = kw ? kw[0].length : 0;
+  const args = sliceMapped(logical, argsAt);
+  const { words, rest } = extractFlagWords(args, escape);
+  const flags: Flag[] = words.map((w) => {
+    const eq = w.text.indexOf("=");
+    return {
+      name: (eq < 0 ? w.text.slice(2) : w.text.slice(2, eq)).toLowerCase(),
+      value: eq < 0 ? null : w.text.slice(eq + 1),
+      word: w,
+    };
+  });
+  const mounts: RawMount[] = [];
+  if (keyword === "RUN") {
+    for (const f of flags) {
+      if (f.name !== "mount") continue;
+      if (f.value === null) {
+        errors.push({ line, message: "missing a value on flag: --mount", severity: "error" });
+        continue;
+      }
+      const m = parseMountWord(f.word);
+      if (m.error) errors.push({ line, message: m.error, severity: "error" });
+      mounts.push(m);
+    }
+  }
+  const restText = sliceMapped(args, rest);
+  return { keyword, line, start, end, logical, flags, rest: restText, mounts, heredoc: false };
+}
+
+function toStage(ins: Instruction, index: number, errors: Diagnostic[]): Stage {
+  const words = splitWhitespace(ins.rest).map((w) => w.text);
+  let name: string | undefined;
+  if (words.length === 3 && words[1].toLowerCase() === "as") {
+    name = words[2].toLowerCase();
+    if (!STAGE_NAME.test(name))
+      errors.push({
+        line: ins.line,
+        message: `invalid name for build stage: "${words[2]}", name can't start with a number or contain symbols`,
+        severity: "error",
+      });
+  } else if (words.length !== 1) {
+    errors.push({
+      line: ins.line,
+      message: "FROM requires either one or three arguments (FROM <image> [AS <name>])",
+      severity: "error",
+    });
+  }
+  const platform = ins.flags.find((f) => f.name === "platform")?.value ?? undefined;
+  for (const f of ins.flags)
+    if (f.name !== "platform")
+      errors.push({ line: ins.line, message: `unknown flag: --${f.name}`, severity: "error" });
+  return { index, name, baseName: words[0] ?? "", platform, from: ins, instructions: [] };
+}
+
+export function computeLineStarts(text: string): number[] {
+  const starts = [0];
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10) starts.push(i + 1);
+    else if (c === 13) {
+      if (text.charCodeAt(i + 1) === 10) i++;
+      starts.push(i + 1);
+    }
+  }
+  return starts;
+}

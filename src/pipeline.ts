@@ -1,0 +1,196 @@
+/**
+ * The analysis pipeline in one place: discovered inputs → parsed Dockerfiles → builds that
+ * run together (a plain Dockerfile alone; all services of a compose file or all targets of
+ * a bake file together) → resolved steps → schedule graph → races → per-file results.
+ */
+import * as path from "path";
+import { Diagnostic } from "./diagnostics";
+import { InputFile, readText } from "./discover/discover";
+import { DeclaredBuilds } from "./discover/types";
+import { StepGraph } from "./graph/graph";
+import { UserRule } from "./knowledge/kb";
+import { ParsedDockerfile, parseDockerfile } from "./parse/dockerfile";
+import { findRaces, ParallelPair, Race } from "./races/races";
+import { BuildSpec, HOST_PLATFORM } from "./resolve/build";
+import { CacheRun, resolveBuild, ResolvedBuild } from "./resolve/resolve";
+
+export interface AnalyzeOptions {
+  target?: string;
+  buildArgs?: Record<string, string>;
+  platforms?: string[];
+  /** Extra knowledge-base rules (config). */
+  rules?: UserRule[];
+  /** Environment for compose/bake interpolation. */
+  env?: Record<string, string>;
+  /** Bake targets or groups to build (default: the "default" group, else all). */
+  bakeTargets?: string[];
+}
+
+export interface FileResult {
+  /** Path as given or found (relative paths stay relative). */
+  path: string;
+  kind: InputFile["kind"];
+  parsed?: ParsedDockerfile;
+  builds: { name: string; target: string; platforms: string[] }[];
+  cacheRuns: CacheRun[];
+  pairs: ParallelPair[];
+  races: Race[];
+  diagnostics: Diagnostic[];
+}
+
+export interface AnalysisResult {
+  files: FileResult[];
+}
+
+/** Loads builds declared by compose/bake files; injected so the core stays independent of YAML/HCL. */
+export type BuildLoader = (file: InputFile, text: string, opts: AnalyzeOptions) => Promise<DeclaredBuilds>;
+
+export async function analyze(
+  inputs: InputFile[],
+  opts: AnalyzeOptions = {},
+  loadBuilds?: BuildLoader,
+): Promise<AnalysisResult> {
+  const results = new Map<string, FileResult>();
+  const parsedByAbs = new Map<string, ParsedDockerfile | undefined>();
+  const resultFor = (p: string, kind: InputFile["kind"]): FileResult => {
+    const abs = path.resolve(p);
+    let r = results.get(abs);
+    if (!r) {
+      r = { path: p, kind, builds: [], cacheRuns: [], pairs: [], races: [], diagnostics: [] };
+      results.set(abs, r);
+    }
+    return r;
+  };
+  const parseOnce = (p: string): ParsedDockerfile | undefined => {
+    const abs = path.resolve(p);
+    if (parsedByAbs.has(abs)) return parsedByAbs.get(abs);
+    const r = resultFor(p, "dockerfile");
+    const read = readText(p);
+    let parsed: ParsedDockerfile | undefined;
+    if ("error" in read) r.diagnostics.push({ line: read.line ?? 0, message: read.error, severity: "error" });
+    else {
+      parsed = parseDockerfile(p, read.text);
+      r.parsed = parsed;
+      r.diagnostics.push(...parsed.errors);
+    }
+    parsedByAbs.set(abs, parsed);
+    return parsed;
+  };
+
+  // Builds declared by compose/bake files run together; their Dockerfiles are analysed there.
+  const groups: BuildSpec[][] = [];
+  const declaredDockerfiles = new Set<string>();
+  for (const input of inputs) {
+    if (input.kind === "dockerfile") continue;
+    const r = resultFor(input.path, input.kind);
+    const read = readText(input.path);
+    if ("error" in read) {
+      r.diagnostics.push({ line: read.line ?? 0, message: read.error, severity: "error" });
+      continue;
+    }
+    if (!loadBuilds) {
+      r.diagnostics.push({ line: 0, message: `${input.kind} files are not supported here`, severity: "error" });
+      continue;
+    }
+    const declared = await loadBuilds(input, read.text, opts);
+    r.diagnostics.push(...declared.diagnostics);
+    const group: BuildSpec[] = [];
+    for (const d of declared.builds) {
+      const rel = relativeTo(input.path, d.dockerfile);
+      declaredDockerfiles.add(path.resolve(d.dockerfile));
+      const parsed = parseOnce(rel);
+      if (!parsed) continue;
+      group.push({
+        name: d.name,
+        file: parsed,
+        target: d.target,
+        buildArgs: d.buildArgs,
+        platforms: d.platforms.length ? d.platforms : [HOST_PLATFORM],
+        context: d.context,
+        definedIn: input.path,
+      });
+    }
+    if (group.length) groups.push(group);
+  }
+  for (const input of inputs) {
+    if (input.kind !== "dockerfile") continue;
+    if (declaredDockerfiles.has(path.resolve(input.path))) continue;
+    const parsed = parseOnce(input.path);
+    if (!parsed) continue;
+    groups.push([
+      {
+        name: "default",
+        file: parsed,
+        target: opts.target,
+        buildArgs: opts.buildArgs ?? {},
+        platforms: opts.platforms?.length ? opts.platforms : [HOST_PLATFORM],
+        context: path.resolve(path.dirname(input.path)),
+      },
+    ]);
+  }
+
+  for (const group of groups) analyzeGroup(group, opts, (p) => resultFor(p, "dockerfile"));
+
+  const files = [...results.values()];
+  for (const f of files) {
+    f.diagnostics = dedupeDiagnostics(f.diagnostics);
+  }
+  return { files };
+}
+
+/** Analyses builds that run at the same time on one builder, and files the results. */
+function analyzeGroup(group: BuildSpec[], opts: AnalyzeOptions, resultFor: (p: string) => FileResult): void {
+  const resolved: ResolvedBuild[] = [];
+  const blocked = new Set<ParsedDockerfile>();
+  for (const build of group) {
+    if (build.file.errors.some((e) => e.severity === "error")) {
+      blocked.add(build.file);
+      continue;
+    }
+    for (const platform of build.platforms) {
+      const rb = resolveBuild(build, platform);
+      resolved.push(rb);
+      const r = resultFor(build.file.path);
+      r.diagnostics.push(...rb.diagnostics);
+      r.cacheRuns.push(...rb.cacheRuns);
+    }
+    const r = resultFor(build.file.path);
+    const targetStage = resolved[resolved.length - 1]?.targetStage;
+    r.builds.push({
+      name: build.name,
+      target: targetStage ? (targetStage.name ?? String(targetStage.index)) : (build.target ?? ""),
+      platforms: build.platforms,
+    });
+  }
+  // A build the engine would reject does not run: leave it out of the schedule.
+  const runnable = resolved.filter((rb) => !rb.diagnostics.some((d) => d.severity === "error"));
+  const graph = new StepGraph(runnable);
+  const { pairs, races } = findRaces(graph, opts.rules);
+  for (const p of pairs) {
+    if (p.a.build.file !== p.b.build.file) continue;
+    resultFor(p.a.build.file.path).pairs.push(p);
+  }
+  for (const race of races) {
+    const filesInRace = new Set(race.uses.map((u) => u.step.build.file.path));
+    for (const f of filesInRace) resultFor(f).races.push(race);
+  }
+  void blocked;
+}
+
+function relativeTo(declaringFile: string, target: string): string {
+  const rel = path.relative(process.cwd(), target);
+  return rel.startsWith("..") || path.isAbsolute(rel) ? target : rel || target;
+  void declaringFile;
+}
+
+function dedupeDiagnostics(ds: Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  const out: Diagnostic[] = [];
+  for (const d of ds) {
+    const k = `${d.line}\u0000${d.severity}\u0000${d.message}`;
+    if (seen.has(k)) continue;
+    seen.add(k);
+    out.push(d);
+  }
+  return out.sort((a, b) => a.line - b.line);
+}

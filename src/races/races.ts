@@ -1,0 +1,225 @@
+/**
+ * Race stage: from the schedule graph, which cache RUNs may overlap (`parallel`), which
+ * overlapping uses share a key while both `shared` (SPEC §2 "When two uses race"), and
+ * nested cache mounts in overlapping steps (runc 1.2.0-1.2.2 `mkdirat ... file exists`).
+ */
+import { posix } from "path";
+import { StepGraph } from "../graph/graph";
+import { CacheKind, classify, Safety, UserRule } from "../knowledge/kb";
+import { ResolvedMount, Step } from "../resolve/resolve";
+import { mayEqual } from "../resolve/shell";
+
+export type Fix = "lock" | "split" | "none";
+
+export interface RaceUse {
+  step: Step;
+  mount: ResolvedMount;
+}
+
+export interface Race {
+  rule: "shared-cache-race" | "nested-cache-mount";
+  key: string;
+  kind: CacheKind;
+  safety: Safety;
+  fix: Fix;
+  /** Every racing (step, mount) instance. */
+  uses: RaceUse[];
+  /** The same instruction overlaps with another instance of itself (platform or build). */
+  selfRace: { platforms: boolean; builds: boolean };
+  /** Locked or private uses of this key that overlap the racing ones (a half-locked group). */
+  lockedUses: RaceUse[];
+  /** Why this fix (for reports). */
+  reason: string;
+}
+
+export interface ParallelPair {
+  a: Step;
+  b: Step;
+}
+
+export interface RaceAnalysis {
+  /** Overlapping cache-step instance pairs (one representative per distinct vertex pair). */
+  pairs: ParallelPair[];
+  races: Race[];
+}
+
+interface Member {
+  vertex: number;
+  mount: ResolvedMount;
+}
+
+export function findRaces(graph: StepGraph, userRules: UserRule[] = []): RaceAnalysis {
+  const pairs: ParallelPair[] = [];
+  graph.forEachOverlappingPair((a, b) => {
+    for (const sa of graph.vertices[a].steps)
+      for (const sb of graph.vertices[b].steps) pairs.push({ a: sa, b: sb });
+  });
+
+  // Group mounts by resolved key so only candidates with equal keys are compared.
+  const byKey = new Map<string, Member[]>();
+  const unresolved: Member[] = [];
+  for (const v of graph.cacheVertices) {
+    const step = graph.vertices[v].steps[0];
+    for (const mount of step.cacheMounts) {
+      const m = { vertex: v, mount };
+      if (mount.match.value === undefined) unresolved.push(m);
+      else {
+        const list = byKey.get(mount.match.value);
+        if (list) list.push(m);
+        else byKey.set(mount.match.value, [m]);
+      }
+    }
+  }
+
+  const groups = new Map<string, { racing: Set<Member>; locked: Set<Member> }>();
+  const consider = (x: Member, y: Member) => {
+    if (x.vertex === y.vertex || !graph.overlaps(x.vertex, y.vertex)) return;
+    if (!mayEqual(x.mount.match, y.mount.match)) return;
+    const key = x.mount.match.value !== undefined ? x.mount.key : y.mount.key;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { racing: new Set(), locked: new Set() }));
+    const xs = x.mount.spec.sharing === "shared";
+    const ys = y.mount.spec.sharing === "shared";
+    if (xs && ys) {
+      g.racing.add(x);
+      g.racing.add(y);
+    } else {
+      if (!xs) g.locked.add(x);
+      if (!ys) g.locked.add(y);
+    }
+  };
+  for (const list of byKey.values())
+    for (let j = 1; j < list.length; j++) for (let i = 0; i < j; i++) consider(list[i], list[j]);
+  const all = [...byKey.values()].flat();
+  for (let j = 0; j < unresolved.length; j++) {
+    for (const m of all) consider(unresolved[j], m);
+    for (let i = 0; i < j; i++) consider(unresolved[i], unresolved[j]);
+  }
+
+  const races: Race[] = [];
+  for (const [key, g] of groups) {
+    if (g.racing.size === 0) continue;
+    const uses = expand(graph, g.racing);
+    races.push(describe("shared-cache-race", key, uses, expand(graph, g.locked), userRules));
+  }
+  races.push(...nestedRaces(graph, userRules));
+  races.sort((x, y) => firstLine(x) - firstLine(y) || (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+  return { pairs, races };
+}
+
+function expand(graph: StepGraph, members: Set<Member>): RaceUse[] {
+  const out: RaceUse[] = [];
+  for (const m of members) {
+    const idx = graph.vertices[m.vertex].steps[0].cacheMounts.indexOf(m.mount);
+    for (const step of graph.vertices[m.vertex].steps) out.push({ step, mount: step.cacheMounts[idx] });
+  }
+  return out;
+}
+
+function firstLine(r: Race): number {
+  return Math.min(...r.uses.map((u) => u.step.instruction.line));
+}
+
+function describe(
+  rule: Race["rule"],
+  key: string,
+  uses: RaceUse[],
+  lockedUses: RaceUse[],
+  userRules: UserRule[],
+): Race {
+  let kind = classify(uses[0].mount.mountPoint, uses[0].mount.id.text, userRules);
+  for (const u of uses) {
+    const k = classify(u.mount.mountPoint, u.mount.id.text, userRules);
+    if (k.safety !== "unknown") {
+      kind = k;
+      break;
+    }
+  }
+  const instances = new Map<string, Set<string>>();
+  for (const u of uses) {
+    const k = `${u.step.build.file.path}:${u.step.instruction.line}`;
+    const s = instances.get(k) ?? new Set<string>();
+    s.add(`${u.step.build.name}\u0000${u.step.platform}`);
+    instances.set(k, s);
+  }
+  const platformsOf = new Set(uses.map((u) => u.step.platform));
+  const buildsOf = new Set(uses.map((u) => u.step.build.name));
+  const selfRace = { platforms: false, builds: false };
+  for (const [loc, s] of instances) {
+    if (s.size < 2) continue;
+    const ps = new Set([...s].map((x) => x.split("\u0000")[1]));
+    const bs = new Set([...s].map((x) => x.split("\u0000")[0]));
+    if (ps.size > 1) selfRace.platforms = true;
+    if (bs.size > 1) selfRace.builds = true;
+    void loc;
+  }
+  const crossPlatform = platformsOf.size > 1;
+  let safety: Safety = kind.safety;
+  let fix: Fix;
+  let reason: string;
+  if (crossPlatform && (kind.perPlatform || kind.tool === "npm")) {
+    if (safety === "safe") safety = "unsafe";
+    fix = "split";
+    reason = `${kind.tool} contents depend on the platform: locking would still share one cache between ${[...platformsOf].join(" and ")}; give each platform its own id`;
+  } else if (safety === "safe") {
+    fix = "none";
+    reason = `${kind.why}; left shared`;
+  } else if (safety === "serialising") {
+    if (selfRace.builds && buildsOf.size > 1) {
+      fix = "lock";
+      reason = `one instruction races with itself across builds (${[...buildsOf].join(", ")}); an id per stage cannot separate builds, so lock`;
+    } else {
+      fix = "split";
+      reason = `${kind.why}; an id per stage keeps the parallelism`;
+    }
+  } else {
+    fix = "lock";
+    reason = safety === "unknown" ? UNKNOWN_REASON : `${kind.why}; lock it`;
+  }
+  return { rule, key, kind, safety, fix, uses, selfRace, lockedUses, reason };
+}
+
+const UNKNOWN_REASON = "unknown cache: locked to be correct first (configure it as safe to keep it shared)";
+
+function nestedRaces(graph: StepGraph, userRules: UserRule[]): Race[] {
+  // Steps with a cache mount nested inside another cache mount of the same step.
+  const nested: { vertex: number; outer: ResolvedMount; inner: ResolvedMount; rel: string }[] = [];
+  for (const v of graph.cacheVertices) {
+    const mounts = graph.vertices[v].steps[0].cacheMounts;
+    for (const outer of mounts)
+      for (const inner of mounts) {
+        if (outer === inner || !outer.mountPoint || !inner.mountPoint) continue;
+        const rel = posix.relative(outer.mountPoint, inner.mountPoint);
+        if (rel && !rel.startsWith("..") && !posix.isAbsolute(rel)) nested.push({ vertex: v, outer, inner, rel });
+      }
+  }
+  const byKey = new Map<string, { uses: Set<RaceUse>; outerKey: string }>();
+  for (let j = 1; j < nested.length; j++)
+    for (let i = 0; i < j; i++) {
+      const x = nested[i];
+      const y = nested[j];
+      if (x.rel !== y.rel || x.outer.spec.sharing !== "shared" || y.outer.spec.sharing !== "shared") continue;
+      if (!graph.overlaps(x.vertex, y.vertex) || !mayEqual(x.outer.match, y.outer.match)) continue;
+      const g = byKey.get(x.outer.key) ?? { uses: new Set<RaceUse>(), outerKey: x.outer.key };
+      for (const n of [x, y])
+        for (const step of graph.vertices[n.vertex].steps)
+          g.uses.add({ step, mount: step.cacheMounts[graph.vertices[n.vertex].steps[0].cacheMounts.indexOf(n.outer)] });
+      byKey.set(x.outer.key, g);
+    }
+  return [...byKey.values()].map((g) => {
+    const uses = [...g.uses];
+    const kind = classify(uses[0].mount.mountPoint, uses[0].mount.id.text, userRules);
+    return {
+      rule: "nested-cache-mount" as const,
+      key: g.outerKey,
+      kind,
+      safety: "unsafe" as const,
+      fix: "lock" as const,
+      uses,
+      selfRace: { platforms: false, builds: false },
+      lockedUses: [],
+      reason:
+        "parallel steps create a nested mount point inside one shared cache directory: runc 1.2.0-1.2.2 fails with 'mkdirat ... file exists' (fixed in runc 1.2.3); lock the outer cache or upgrade runc",
+    };
+  });
+}

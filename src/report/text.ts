@@ -1,0 +1,83 @@
+/** Human-readable report: one block per race, file:line first, then a summary line. */
+import { AnalysisResult } from "../pipeline";
+import { Race } from "../races/races";
+import { stageLabel } from "../resolve/resolve";
+
+export interface TextOptions {
+  color: boolean;
+  quiet?: boolean;
+}
+
+const FIX_TEXT: Record<Race["fix"], string> = {
+  lock: "lock: add sharing=locked to every use of this cache",
+  split: "split: give each stage (and platform) its own cache id",
+  none: "none needed: the tool is safe with concurrent writers",
+};
+
+export function toText(result: AnalysisResult, opts: TextOptions): string {
+  const c = colors(opts.color);
+  const out: string[] = [];
+  const printed = new Set<Race>();
+  let errors = 0;
+  let warnings = 0;
+  for (const f of result.files) {
+    for (const d of f.diagnostics) {
+      if (d.severity === "error") errors++;
+      else warnings++;
+      if (opts.quiet && d.severity !== "error") continue;
+      const sev = d.severity === "error" ? c.red("error") : c.yellow("warning");
+      out.push(`${f.path}${d.line ? `:${d.line}` : ""}: ${sev}: ${d.message}`);
+    }
+    for (const r of f.races) {
+      if (printed.has(r)) continue;
+      printed.add(r);
+      if (opts.quiet && r.safety === "safe") continue;
+      out.push(...raceBlock(r, c));
+    }
+  }
+  const races = [...printed];
+  const failing = races.filter((r) => r.safety !== "safe").length;
+  const summary =
+    `${result.files.length} file${result.files.length === 1 ? "" : "s"}, ` +
+    `${failing} race${failing === 1 ? "" : "s"} to fix` +
+    (races.length > failing ? `, ${races.length - failing} safe shared cache${races.length - failing === 1 ? "" : "s"}` : "") +
+    `, ${errors} error${errors === 1 ? "" : "s"}` +
+    (warnings ? `, ${warnings} warning${warnings === 1 ? "" : "s"}` : "");
+  if (out.length) out.push("");
+  out.push(summary);
+  return out.join("\n") + "\n";
+}
+
+function raceBlock(r: Race, c: ReturnType<typeof colors>): string[] {
+  const first = [...r.uses].sort((a, b) => a.step.instruction.line - b.step.instruction.line)[0];
+  const sev =
+    r.safety === "safe" ? c.dim("info") : r.safety === "serialising" ? c.yellow("slow") : c.red(r.safety);
+  const lines: string[] = [];
+  lines.push(
+    `${first.step.build.file.path}:${first.step.instruction.line}: ${sev}: ${r.rule} on cache ${c.bold(r.key)} (${r.kind.tool})`,
+  );
+  const seen = new Set<string>();
+  for (const u of r.uses) {
+    const where = `${u.step.build.file.path}:${u.step.instruction.line}`;
+    const who = `stage ${stageLabel(u.step.stage)}` + (u.step.build.name !== "default" ? `, build ${u.step.build.name}` : "");
+    const plat = u.step.build.platforms.length > 1 ? `, ${u.step.platform}` : "";
+    const k = `${where} ${who}${plat}`;
+    if (seen.has(k)) continue;
+    seen.add(k);
+    lines.push(`    ${where}  ${who}${plat}`);
+  }
+  if (r.selfRace.platforms) lines.push("    (the same step runs once per platform, at the same time)");
+  if (r.selfRace.builds) lines.push("    (the same step runs in several builds, at the same time)");
+  if (r.lockedUses.length) {
+    const ls = [...new Set(r.lockedUses.map((u) => u.step.instruction.line))].join(", ");
+    lines.push(`    partly locked: line ${ls} locks this cache, but the uses above stay shared and still race; a shared use that meets the locked one gets a separate empty copy`);
+  }
+  lines.push(`    why: ${r.reason}`);
+  lines.push(`    fix: ${FIX_TEXT[r.fix]}`);
+  return lines;
+}
+
+function colors(on: boolean) {
+  const wrap = (code: string) => (s: string) => (on ? `\u001b[${code}m${s}\u001b[0m` : s);
+  return { red: wrap("31"), yellow: wrap("33"), bold: wrap("1"), dim: wrap("2") };
+}
