@@ -24,6 +24,8 @@ export interface AnalyzeOptions {
   env?: Record<string, string>;
   /** Bake targets or groups to build (default: the "default" group, else all). */
   bakeTargets?: string[];
+  /** In-memory file contents by absolute path (verifying a rewrite before it is written). */
+  overrides?: Map<string, string>;
 }
 
 export interface FileResult {
@@ -51,6 +53,10 @@ export async function analyze(
   loadBuilds?: BuildLoader,
 ): Promise<AnalysisResult> {
   const results = new Map<string, FileResult>();
+  const read = (p: string) => {
+    const o = opts.overrides?.get(path.resolve(p));
+    return o !== undefined ? { text: o } : readText(p);
+  };
   const parsedByAbs = new Map<string, ParsedDockerfile | undefined>();
   const resultFor = (p: string, kind: InputFile["kind"]): FileResult => {
     const abs = path.resolve(p);
@@ -65,11 +71,11 @@ export async function analyze(
     const abs = path.resolve(p);
     if (parsedByAbs.has(abs)) return parsedByAbs.get(abs);
     const r = resultFor(p, "dockerfile");
-    const read = readText(p);
+    const text = read(p);
     let parsed: ParsedDockerfile | undefined;
-    if ("error" in read) r.diagnostics.push({ line: read.line ?? 0, message: read.error, severity: "error" });
+    if ("error" in text) r.diagnostics.push({ line: text.line ?? 0, message: text.error, severity: "error" });
     else {
-      parsed = parseDockerfile(p, read.text);
+      parsed = parseDockerfile(p, text.text);
       r.parsed = parsed;
       r.diagnostics.push(...parsed.errors);
     }
@@ -83,16 +89,16 @@ export async function analyze(
   for (const input of inputs) {
     if (input.kind === "dockerfile") continue;
     const r = resultFor(input.path, input.kind);
-    const read = readText(input.path);
-    if ("error" in read) {
-      r.diagnostics.push({ line: read.line ?? 0, message: read.error, severity: "error" });
+    const content = read(input.path);
+    if ("error" in content) {
+      r.diagnostics.push({ line: content.line ?? 0, message: content.error, severity: "error" });
       continue;
     }
     if (!loadBuilds) {
       r.diagnostics.push({ line: 0, message: `${input.kind} files are not supported here`, severity: "error" });
       continue;
     }
-    const declared = await loadBuilds(input, read.text, opts);
+    const declared = await loadBuilds(input, content.text, opts);
     r.diagnostics.push(...declared.diagnostics);
     const group: BuildSpec[] = [];
     for (const d of declared.builds) {

@@ -4,6 +4,10 @@
  * error or a file that could not be analysed.
  */
 import yargs from "yargs";
+import { gitDiff } from "../apply/diff";
+import { planFixes } from "../apply/fix";
+import { Strategy, STRATEGIES, TransformLoadError } from "../apply/load";
+import { writeAtomic } from "../apply/write";
 import { discover } from "../discover/discover";
 import { analyze, AnalysisResult, AnalyzeOptions } from "../pipeline";
 import { toJson } from "../report/json";
@@ -45,7 +49,30 @@ export async function main(argv: string[]): Promise<number> {
         exit = await runCheck(args as unknown as CommonArgs, out);
       },
     )
-    .demandCommand(1, "Tell buildrace what to do: check (more commands: buildrace --help)")
+    .command(
+      "fix [paths..]",
+      "Rewrite racing cache mounts: print a unified diff (dry run), or apply it with --write",
+      (y) =>
+        common(y)
+          .option("strategy", {
+            describe:
+              "auto: per cache from the knowledge base (safe left shared, unsafe locked, output caches split); lock: sharing=locked; split: an id per stage/platform; merge: join two racing stages when provably safe, else lock",
+            choices: STRATEGIES,
+            default: "auto",
+          })
+          .option("transform", { describe: "Path of your own transform module (same signature as transforms/*.ts)", type: "string" })
+          .option("write", { alias: "w", describe: "Apply the changes in place (atomically)", type: "boolean" })
+          .option("check", { describe: "Exit 1 if any file would change (prints the diff); for CI", type: "boolean" })
+          .conflicts("write", "check")
+          .example("$0 fix", "show the diff for everything under .")
+          .example("$0 fix > races.patch && git apply races.patch", "review, then apply with git")
+          .example("$0 fix --write --strategy lock services/", "lock every racing cache in place")
+          .example("$0 fix --check", "CI gate: exit 1 when a fix is needed"),
+      async (args) => {
+        exit = await runFix(args as unknown as FixArgs, out);
+      },
+    )
+    .demandCommand(1, "Tell buildrace what to do: check or fix (see buildrace --help)")
     .strict()
     .help()
     .alias("h", "help")
@@ -145,6 +172,64 @@ async function runCheck(args: CommonArgs, out: (s: string) => void): Promise<num
   if (args.format === "json") out(JSON.stringify(toJson(result), null, 2) + "\n");
   else out(toText(result, { color: useColor(), quiet: args.quiet }));
   return checkExit(result);
+}
+
+interface FixArgs extends CommonArgs {
+  strategy: Strategy;
+  transform?: string;
+  write: boolean;
+  check: boolean;
+}
+
+async function runFix(args: FixArgs, out: (s: string) => void): Promise<number> {
+  const opts = analyzeOptions(args);
+  const found = discover(args.paths.length ? args.paths : ["."]);
+  if (found.files.length === 0 && found.problems.length === 0)
+    throw new UsageError(`no Dockerfile, compose or bake file found in ${args.paths.join(", ")}`);
+  let plan;
+  try {
+    plan = await planFixes(found.files, { ...opts, strategy: args.strategy, transformPath: args.transform });
+  } catch (e) {
+    if (e instanceof TransformLoadError) throw new UsageError(e.message);
+    throw e;
+  }
+  const err = (s: string) => process.stderr.write(s);
+  let failed = found.problems.length > 0;
+  for (const p of found.problems) err(`${p.path}: error: ${p.message}\n`);
+  for (const f of plan.result.files)
+    for (const d of f.diagnostics)
+      if (d.severity === "error") {
+        failed = true;
+        err(`${f.path}${d.line ? `:${d.line}` : ""}: error: ${d.message}\n`);
+      }
+  let changed = 0;
+  let written = 0;
+  for (const fix of plan.fixes) {
+    if (fix.error) {
+      failed = true;
+      err(`${fix.path}: error: ${fix.error}\n`);
+      continue;
+    }
+    if (fix.after === fix.before) continue;
+    changed++;
+    if (!args.quiet) for (const n of fix.notes) err(`${fix.path}: ${n}\n`);
+    if (args.write) {
+      const problem = writeAtomic(fix.path, fix.before, fix.after);
+      if (problem) {
+        failed = true;
+        err(`${fix.path}: error: ${problem}\n`);
+      } else written++;
+    } else out(gitDiff(fix.path, fix.before, fix.after));
+  }
+  if (!args.quiet)
+    err(
+      args.write
+        ? `buildrace: ${written} file${written === 1 ? "" : "s"} rewritten\n`
+        : `buildrace: ${changed} file${changed === 1 ? "" : "s"} would change${changed ? " (dry run; apply with --write or git apply)" : ""}\n`,
+    );
+  if (failed) return EXIT_ERROR;
+  if (args.check && changed > 0) return EXIT_FINDINGS;
+  return EXIT_OK;
 }
 
 export function checkExit(result: AnalysisResult): number {

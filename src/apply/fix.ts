@@ -1,0 +1,109 @@
+/**
+ * Apply stage: run a transform over every file with races, merge its edits, and verify the
+ * result before anything is written — the new text re-parses, re-analyses with no race
+ * left that needed fixing, and a second run changes nothing.
+ */
+import * as path from "path";
+import { InputFile } from "../discover/discover";
+import { analyze, AnalysisResult, AnalyzeOptions, BuildLoader, FileResult } from "../pipeline";
+import { createApi } from "./api";
+import { applyEdits } from "./edits";
+import { findingsFor, transformFile } from "./findings";
+import { loadTransform, Strategy } from "./load";
+import { Transform } from "./types";
+
+export interface FixOptions extends AnalyzeOptions {
+  strategy: Strategy;
+  /** Path of a user transform module; replaces the strategy. */
+  transformPath?: string;
+}
+
+export interface FileFix {
+  path: string;
+  before: string;
+  after: string;
+  notes: string[];
+  /** Set when the rewrite failed or failed verification: the file must not be written. */
+  error?: string;
+}
+
+export interface FixPlan {
+  result: AnalysisResult;
+  fixes: FileFix[];
+}
+
+const needsFix = (f: FileResult) => f.races.filter((r) => r.safety !== "safe");
+
+function runTransform(transform: Transform, f: FileResult): { text: string; notes: string[] } | { error: string } {
+  if (!f.parsed) return { error: "not parsed" };
+  const races = needsFix(f);
+  if (races.length === 0) return { text: f.parsed.text, notes: [] };
+  const tf = transformFile(f, f.parsed);
+  const findings = findingsFor(f, tf, races);
+  let out;
+  try {
+    out = transform(tf, findings, createApi(tf));
+  } catch (e) {
+    return { error: `transform failed: ${(e as Error).message}` };
+  }
+  const res = Array.isArray(out) ? { edits: out, notes: [] } : out;
+  if (!res || !Array.isArray(res.edits)) return { error: "transform must return edits (Edit[] or { edits })" };
+  const applied = applyEdits(f.parsed.text, res.edits);
+  if ("error" in applied) return { error: applied.error };
+  return { text: applied.text, notes: res.notes ?? [] };
+}
+
+export async function planFixes(inputs: InputFile[], opts: FixOptions, loader?: BuildLoader): Promise<FixPlan> {
+  const transform = loadTransform(opts.strategy, opts.transformPath);
+  const result = await analyze(inputs, opts, loader);
+  const fixes: FileFix[] = [];
+  for (const f of result.files) {
+    if (!f.parsed || needsFix(f).length === 0) continue;
+    if (f.diagnostics.some((d) => d.severity === "error")) continue;
+    const r = runTransform(transform, f);
+    if ("error" in r) fixes.push({ path: f.path, before: f.parsed.text, after: f.parsed.text, notes: [], error: r.error });
+    else fixes.push({ path: f.path, before: f.parsed.text, after: r.text, notes: r.notes });
+  }
+  const changed = fixes.filter((x) => !x.error && x.after !== x.before);
+  if (changed.length) await verify(inputs, opts, loader, result, changed, transform);
+  return { result, fixes };
+}
+
+async function verify(
+  inputs: InputFile[],
+  opts: FixOptions,
+  loader: BuildLoader | undefined,
+  before: AnalysisResult,
+  changed: FileFix[],
+  transform: Transform,
+): Promise<void> {
+  const overrides = new Map(changed.map((c) => [path.resolve(c.path), c.after]));
+  const after = await analyze(inputs, { ...opts, overrides }, loader);
+  const byPath = new Map(after.files.map((f) => [path.resolve(f.path), f]));
+  const oldByPath = new Map(before.files.map((f) => [path.resolve(f.path), f]));
+  for (const c of changed) {
+    const f = byPath.get(path.resolve(c.path));
+    const old = oldByPath.get(path.resolve(c.path));
+    const fail = (why: string) => {
+      c.error = `rewrite failed verification: ${why}; file left unchanged`;
+    };
+    if (!f || !f.parsed) {
+      fail("the new text could not be read back");
+      continue;
+    }
+    const errs = f.diagnostics.filter((d) => d.severity === "error");
+    if (errs.length) {
+      fail(`the new text does not parse or build: line ${errs[0].line}: ${errs[0].message}`);
+      continue;
+    }
+    const remaining = needsFix(f);
+    const limit = opts.transformPath ? needsFix(old as FileResult).length : 0;
+    if (remaining.length > limit) {
+      const r = remaining[0];
+      fail(`a race remains on ${r.key} (line ${r.uses.map((u) => u.step.instruction.line).join(", ")})`);
+      continue;
+    }
+    const again = runTransform(transform, f);
+    if ("error" in again || again.text !== c.after) fail("a second run would change the file again (not idempotent)");
+  }
+}

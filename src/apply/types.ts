@@ -1,0 +1,113 @@
+/**
+ * The transform contract, shared by bundled transforms (transforms/*.ts) and user modules
+ * passed with `--transform`: a pure function from one file and its findings to text edits.
+ * It never reads or writes files; the apply engine merges, verifies and writes.
+ */
+
+export type Sharing = "shared" | "private" | "locked";
+
+/** One `--mount` option as written: offsets into `TransformFile.source` (end exclusive). */
+export interface MountOption {
+  key: string;
+  rawKey: string;
+  value: string | null;
+  start: number;
+  end: number;
+  valueStart: number | null;
+  valueEnd: number | null;
+  /** The value's characters are contiguous and unquoted: safe to replace in place. */
+  valueContiguous: boolean;
+}
+
+export interface StageInfo {
+  index: number;
+  name?: string;
+  /** Name or index, as reports show it. */
+  label: string;
+  fromLine: number;
+  /** Offset right after the FROM instruction (before its line break): where to insert a line. */
+  afterFrom: number;
+  /** ARGs declared in this stage (including ONBUILD triggers it inherits), in order. */
+  args: { name: string; line: number }[];
+  /** Base as written in FROM (before expansion) and its --platform flag. */
+  baseName: string;
+  platform?: string;
+  instructions: InstructionInfo[];
+}
+
+export interface InstructionInfo {
+  keyword: string;
+  line: number;
+  /** Offsets of the instruction, from its keyword to its end (continuations and heredocs included). */
+  start: number;
+  end: number;
+  flags: { name: string; value: string | null; start: number; end: number }[];
+}
+
+/** One cache mount of one RUN, as used by one build on one platform. */
+export interface MountUse {
+  line: number;
+  stage: StageInfo;
+  build: string;
+  platform: string;
+  id: string;
+  explicitId: boolean;
+  target: string;
+  sharing: Sharing;
+  key: string;
+  options: MountOption[];
+  /** Offset right after the mount's last option: where `,key=value` is appended. */
+  appendAt: number;
+}
+
+export interface Finding {
+  rule: "shared-cache-race" | "nested-cache-mount";
+  key: string;
+  safety: "unsafe" | "serialising" | "safe" | "unknown";
+  tool: string;
+  /** The knowledge base's suggestion. */
+  fix: "lock" | "split" | "none";
+  reason: string;
+  /** The racing uses in this file. */
+  uses: MountUse[];
+  /** Every use of this key in this file (racing or not), e.g. to lock them all. */
+  keyUses: MountUse[];
+  /** The same RUN overlaps another instance of itself across platforms / builds. */
+  selfRace: { platforms: boolean; builds: boolean };
+  /** Builds that use this file (split must keep ids valid for all). */
+  builds: string[];
+}
+
+export interface TransformFile {
+  path: string;
+  source: string;
+  eol: "\n" | "\r\n";
+  stages: StageInfo[];
+  /** The target stage of each build using this file (by build name). */
+  targets: Record<string, number>;
+}
+
+export interface Edit {
+  start: number;
+  end: number;
+  text: string;
+}
+
+export interface TransformResult {
+  edits: Edit[];
+  /** One line per decision worth telling the user (fallbacks, refusals, choices). */
+  notes?: string[];
+}
+
+export interface TransformApi {
+  /** Sets `key=value` on a mount: replaces the value if the option exists, else appends it. */
+  setOption(use: MountUse, key: string, value: string): Edit;
+  /** `sharing=locked` on a use, or null when it is already locked. */
+  lock(use: MountUse): Edit | null;
+  /** Inserts a new line after `offset` (use `stage.afterFrom`), in the file's line ending. */
+  insertLineAfter(offset: number, line: string): Edit;
+  /** The bundled transforms, to compose or fall back on. */
+  transforms: Record<"lock" | "split" | "merge", Transform>;
+}
+
+export type Transform = (file: TransformFile, findings: Finding[], api: TransformApi) => TransformResult | Edit[];

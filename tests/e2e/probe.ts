@@ -1,0 +1,952 @@
+/**
+ * The "analyzer vs engine" probe (SPEC section 6, docs/engine.md).
+ *
+ * makeProbe() rewrites a Dockerfile into a probe Dockerfile with the same step graph:
+ * - `FROM <external image>` becomes `FROM buildrace-probe-img-<hash of the normalised
+ *   reference>`, a local image built from buildrace-base with distinct content (the engine
+ *   merges identical steps on images with equal content even under different tags, so
+ *   distinct images must differ in content); `FROM <earlier stage>` stays; `--platform`
+ *   is dropped (a non-host platform becomes part of the image key instead);
+ * - every RUN with a cache mount becomes a rendezvous step: its cache mounts are replaced
+ *   by ONE shared probe cache mount (`id=<probeId>,target=/probe,sharing=shared`), mounts
+ *   with `from=` become bind mounts of the same source (dependency edges stay), and the
+ *   command is a busybox sh script named by a hash of the ORIGINAL instruction text, so
+ *   steps the engine de-duplicates stay de-duplicated;
+ * - other RUNs become `RUN [from-binds] true # <hash>`; COPY/ADD from the context become
+ *   `COPY --from=buildrace-base /etc/buildrace-probe /buildrace-copy/<hash>`;
+ *   `COPY --from=<stage|image>` keeps its edge and copies a file that exists;
+ * - USER becomes `USER 0:<gid from hash>` (users may not exist), SHELL becomes a busybox
+ *   shell that keeps the original's distinctness; other instructions are kept verbatim
+ *   (continuations joined); `# syntax=`/`# check=` directives are dropped; heredoc bodies
+ *   are consumed (this engine cannot run them, but the probe models current BuildKit).
+ *
+ * The rendezvous: a step creates /probe/live/<hash>.<instance>, records every other live
+ * marker it sees while it waits (polling every 0.1 s), and waits until every reachable
+ * participant has been seen (live or done) or until nothing changed for `idleSeconds`
+ * (or `maxSeconds` in all); then prints `PROBE <hash>.<instance> saw <markers>`, writes
+ * /probe/done/<hash>.<instance>, removes its live marker and exits 0. Two steps saw each
+ * other only if they ran at the same time.
+ *
+ * Only node's child_process, fs, os and path are used.
+ */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { BASE_IMAGE, build, BuildResult, imageExists, removeDir, tmpDir, uniqueId } from "./engine";
+
+// ---------------------------------------------------------------- small utilities
+
+/** 64-bit FNV-1a of the UTF-16 code units, as 16 hex digits. */
+function fnv64(s: string): string {
+  let h = 0xcbf29ce484222325n;
+  const p = 0x100000001b3n;
+  for (let i = 0; i < s.length; i++) {
+    h ^= BigInt(s.charCodeAt(i));
+    h = (h * p) & 0xffffffffffffffffn;
+  }
+  return h.toString(16).padStart(16, "0");
+}
+
+/** The short hash used in probe text (12 hex digits). */
+export function probeHash(text: string): string {
+  return fnv64(text).slice(0, 12);
+}
+
+/** The host platform as `os/arch`. */
+export function hostPlatform(): string {
+  const arch: Record<string, string> = { x64: "amd64", arm64: "arm64", arm: "arm", ppc64: "ppc64le", s390x: "s390x", ia32: "386" };
+  return `linux/${arch[os.arch()] ?? os.arch()}`;
+}
+
+function platformArgs(platform: string): Record<string, string> {
+  const [pos, parch, pvariant] = platform.split("/");
+  return {
+    BUILDPLATFORM: platform,
+    BUILDOS: pos,
+    BUILDARCH: parch ?? "",
+    BUILDVARIANT: pvariant ?? "",
+    TARGETPLATFORM: platform,
+    TARGETOS: pos,
+    TARGETARCH: parch ?? "",
+    TARGETVARIANT: pvariant ?? "",
+  };
+}
+
+function normalizePlatform(p: string, host: string): string {
+  let s = p.trim().toLowerCase();
+  if (s === "") return host;
+  const parts = s.split("/");
+  if (parts.length === 1) s = `linux/${parts[0]}`;
+  if (s === "linux/x86_64") s = "linux/amd64";
+  if (s === "linux/aarch64" || s === "linux/arm64/v8") s = "linux/arm64";
+  return s;
+}
+
+/** Shell-like word expansion as BuildKit does for FROM: $V, ${V}, ${V:-w}, ${V-w}, ${V:+w}, ${V+w}. */
+export function expandWord(word: string, vars: Record<string, string | undefined>, escape = "\\"): string {
+  let out = "";
+  let i = 0;
+  let quote: string | null = null;
+  while (i < word.length) {
+    const c = word[i];
+    if (c === escape && quote !== "'" && i + 1 < word.length) {
+      out += word[i + 1];
+      i += 2;
+      continue;
+    }
+    if ((c === "'" || c === '"') && (quote === null || quote === c)) {
+      quote = quote === null ? c : null;
+      i++;
+      continue;
+    }
+    if (c === "$" && quote !== "'") {
+      if (word[i + 1] === "{") {
+        const end = word.indexOf("}", i + 2);
+        if (end < 0) {
+          out += word.slice(i);
+          break;
+        }
+        const body = word.slice(i + 2, end);
+        const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])(.*))?$/s.exec(body);
+        if (m) {
+          const v = vars[m[1]];
+          const op = m[2];
+          if (op === undefined) out += v ?? "";
+          else if (op === ":-") out += v === undefined || v === "" ? expandWord(m[3], vars, escape) : v;
+          else if (op === "-") out += v === undefined ? expandWord(m[3], vars, escape) : v;
+          else if (op === ":+") out += v === undefined || v === "" ? "" : expandWord(m[3], vars, escape);
+          else if (op === "+") out += v === undefined ? "" : expandWord(m[3], vars, escape);
+        }
+        i = end + 1;
+        continue;
+      }
+      const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(word.slice(i + 1));
+      if (m) {
+        out += vars[m[0]] ?? "";
+        i += 1 + m[0].length;
+        continue;
+      }
+    }
+    out += c;
+    i++;
+  }
+  return out;
+}
+
+/**
+ * Normalise an image reference the way docker does (`alpine` ->
+ * `docker.io/library/alpine:latest`); null when it is not a valid reference (upper case,
+ * empty, ...), which fails the build.
+ */
+export function normalizeImageRef(ref: string): string | null {
+  if (ref === "" || ref.length > 512) return null;
+  let name = ref;
+  let digest: string | undefined;
+  const at = name.indexOf("@");
+  if (at >= 0) {
+    digest = name.slice(at + 1);
+    name = name.slice(0, at);
+    if (!/^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-fA-F]{32,}$/.test(digest)) return null;
+  }
+  let tag: string | undefined;
+  const colon = name.lastIndexOf(":");
+  if (colon > name.lastIndexOf("/")) {
+    tag = name.slice(colon + 1);
+    name = name.slice(0, colon);
+    if (!/^[\w][\w.-]{0,127}$/.test(tag)) return null;
+  }
+  const comps = name.split("/");
+  let domain = "docker.io";
+  if (comps.length > 1 && (/[.:]/.test(comps[0]) || comps[0] === "localhost")) {
+    domain = comps.shift() as string;
+    if (!/^[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::[0-9]+)?$/.test(domain)) return null;
+  }
+  for (const c of comps) if (!/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/.test(c)) return null;
+  if (domain === "docker.io" && comps.length === 1) comps.unshift("library");
+  if (tag === undefined && digest === undefined) tag = "latest";
+  return `${domain}/${comps.join("/")}${tag !== undefined ? ":" + tag : ""}${digest !== undefined ? "@" + digest : ""}`;
+}
+
+/** Split one `--mount` value as a single CSV line (BuildKit's csvvalue rules); null on error. */
+export function csvFields(s: string): string[] | null {
+  if (s === "") return null;
+  const out: string[] = [];
+  let i = 0;
+  for (;;) {
+    if (s[i] === '"') {
+      let v = "";
+      i++;
+      let closed = false;
+      while (i < s.length) {
+        if (s[i] === '"') {
+          if (s[i + 1] === '"') {
+            v += '"';
+            i += 2;
+            continue;
+          }
+          i++;
+          closed = true;
+          break;
+        }
+        v += s[i++];
+      }
+      if (!closed) return null;
+      out.push(v);
+      if (i >= s.length) break;
+      if (s[i] !== ",") return null;
+      i++;
+    } else {
+      const k = s.indexOf(",", i);
+      const f = k < 0 ? s.slice(i) : s.slice(i, k);
+      if (f.includes('"')) return null;
+      out.push(f);
+      if (k < 0) break;
+      i = k + 1;
+    }
+  }
+  return out;
+}
+
+const MOUNT_KEY_ALIASES: Record<string, string> = {
+  src: "source",
+  dst: "target",
+  destination: "target",
+  readonly: "ro",
+  readwrite: "rw",
+};
+
+export interface ParsedMount {
+  type: string;
+  from?: string;
+  id?: string;
+  target?: string;
+  /** canonical `k=v` fields, sorted (for hashing) */
+  canonical: string;
+}
+
+/** Parse a `--mount` value; null when BuildKit would reject its CSV. */
+export function parseMount(value: string): ParsedMount | null {
+  const fields = csvFields(value);
+  if (!fields) return null;
+  const kv: Record<string, string> = {};
+  for (const f of fields) {
+    const eq = f.indexOf("=");
+    let k = (eq < 0 ? f : f.slice(0, eq)).toLowerCase();
+    k = MOUNT_KEY_ALIASES[k] ?? k;
+    let v = eq < 0 ? "" : f.slice(eq + 1);
+    if (k === "type" || k === "sharing") v = v.toLowerCase();
+    kv[k] = v;
+  }
+  const type = kv.type ?? "bind";
+  kv.type = type;
+  const canonical = Object.keys(kv)
+    .sort()
+    .map((k) => `${k}=${kv[k]}`)
+    .join(",");
+  return { type, from: kv.from, id: kv.id, target: kv.target, canonical };
+}
+
+// ---------------------------------------------------------------- Dockerfile reader
+
+export interface Instruction {
+  /** 1-based line where the instruction starts */
+  line: number;
+  /** 1-based last line (continuations, heredoc bodies) */
+  endLine: number;
+  /** upper-case keyword */
+  keyword: string;
+  /** logical text after the keyword (continuations joined), leading blanks removed */
+  rest: string;
+  /** heredoc bodies, in order */
+  heredocs: string[];
+}
+
+export interface ParsedDockerfile {
+  escape: string;
+  /** directives found in the leading comment block (lower-case keys) */
+  directives: Record<string, string>;
+  instructions: Instruction[];
+}
+
+function escapeRe(c: string): string {
+  return c.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** A small Dockerfile reader: directives, continuations, comments, heredocs, CRLF, BOM. */
+export function readDockerfile(text: string): ParsedDockerfile {
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const lines = text.split(/\r?\n/);
+  const directives: Record<string, string> = {};
+  let i = 0;
+  for (; i < lines.length; i++) {
+    const m = /^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$/.exec(lines[i]);
+    if (!m) break;
+    const k = m[1].toLowerCase();
+    if (k !== "syntax" && k !== "escape" && k !== "check") break;
+    directives[k] = m[2];
+  }
+  const escape = directives.escape === "`" ? "`" : "\\";
+  const E = escapeRe(escape);
+  const contRe = new RegExp(`([^${E}])${E}[ \\t]*$|^${E}[ \\t]*$`);
+  const isComment = (l: string) => /^\s*#/.test(l);
+  const isBlank = (l: string) => /^\s*$/.test(l);
+  const instructions: Instruction[] = [];
+  for (i = 0; i < lines.length; i++) {
+    const first = lines[i];
+    if (isBlank(first) || isComment(first)) continue;
+    const start = i;
+    let buf = "";
+    for (;;) {
+      const l = lines[i];
+      const m = contRe.exec(l);
+      if (!m) {
+        buf += l;
+        break;
+      }
+      buf += l.slice(0, m.index) + (m[1] ?? "");
+      i++;
+      while (i < lines.length && (isComment(lines[i]) || isBlank(lines[i]))) i++;
+      if (i >= lines.length) {
+        i = lines.length - 1;
+        break;
+      }
+    }
+    const trimmed = buf.replace(/^\s+/, "");
+    const km = /^(\S+)\s*/.exec(trimmed);
+    const keyword = km ? km[1].toUpperCase() : "";
+    const rest = km ? trimmed.slice(km[0].length) : "";
+    const heredocs: string[] = [];
+    let hk = keyword;
+    let hrest = rest;
+    if (hk === "ONBUILD") {
+      const m2 = /^(\S+)\s*/.exec(hrest);
+      hk = m2 ? m2[1].toUpperCase() : "";
+      hrest = m2 ? hrest.slice(m2[0].length) : "";
+    }
+    if ((hk === "RUN" || hk === "COPY" || hk === "ADD") && hrest.includes("<<")) {
+      for (const w of hrest.split(/\s+/)) {
+        const hm = /^(\d*)<<(-?)\s*([^<]*)$/.exec(w);
+        if (!hm) continue;
+        const delim = hm[3].replace(/^(["'])(.*)\1$/, "$2");
+        if (delim === "") continue;
+        const body: string[] = [];
+        while (i + 1 < lines.length) {
+          i++;
+          const bl = hm[2] === "-" ? lines[i].replace(/^\t+/, "") : lines[i];
+          if (bl === delim) break;
+          body.push(lines[i]);
+        }
+        heredocs.push(body.join("\n"));
+      }
+    }
+    instructions.push({ line: start + 1, endLine: i + 1, keyword, rest: rest.replace(/\s+$/, ""), heredocs });
+  }
+  return { escape, directives, instructions };
+}
+
+/** Split the leading `--flag` words (quotes removed) from the rest of an instruction. */
+export function splitFlags(rest: string, escape = "\\"): { flags: { name: string; value: string; raw: string }[]; args: string } {
+  const flags: { name: string; value: string; raw: string }[] = [];
+  let pos = 0;
+  for (;;) {
+    while (pos < rest.length && /\s/.test(rest[pos])) pos++;
+    if (!rest.startsWith("--", pos)) break;
+    let word = "";
+    let raw = "";
+    let quote: string | null = null;
+    let j = pos;
+    for (; j < rest.length; j++) {
+      const c = rest[j];
+      if (quote === null && /\s/.test(c)) break;
+      raw += c;
+      if (c === escape && quote !== "'" && j + 1 < rest.length) {
+        j++;
+        raw += rest[j];
+        word += rest[j];
+        continue;
+      }
+      if ((c === "'" || c === '"') && (quote === null || quote === c)) {
+        quote = quote === null ? c : null;
+        continue;
+      }
+      word += c;
+    }
+    pos = j;
+    if (word === "--") break;
+    const eq = word.indexOf("=");
+    flags.push({
+      name: (eq < 0 ? word.slice(2) : word.slice(2, eq)).toLowerCase(),
+      value: eq < 0 ? "" : word.slice(eq + 1),
+      raw,
+    });
+  }
+  while (pos < rest.length && /\s/.test(rest[pos])) pos++;
+  return { flags, args: rest.slice(pos) };
+}
+
+/** Whitespace-separated words with simple quote removal (ARG/FROM arguments). */
+function words(s: string): string[] {
+  return s.split(/\s+/).filter((w) => w !== "");
+}
+
+function unquote(s: string): string {
+  const m = /^(["'])(.*)\1$/s.exec(s);
+  return m ? m[2] : s;
+}
+
+// ---------------------------------------------------------------- the probe plan
+
+export interface ProbeOptions {
+  /** `--target` (case-insensitive); default the last stage */
+  target?: string;
+  /** `--build-arg` values (also passed to the probe build) */
+  buildArgs?: Record<string, string>;
+  /** cache id of the probe mount; default a fresh unique id */
+  probeId?: string;
+  /** a step gives up waiting after nothing changed for this long (default 2.5 s) */
+  idleSeconds?: number;
+  /** a step never waits longer than this in all (default 30 s) */
+  maxSeconds?: number;
+  /** default hostPlatform() */
+  platform?: string;
+}
+
+export interface ProbeStage {
+  index: number;
+  /** lower-cased `AS` name, or null */
+  name: string | null;
+  /** how the engine names it in progress output: the name or `stage-<index>` */
+  display: string;
+  line: number;
+  /** index of the earlier stage it is built FROM, or null */
+  baseStage: number | null;
+  /** normalised external image (plus `|platform` when not the host's), or null */
+  image: string | null;
+  scratch: boolean;
+  /** the FROM name is not a valid reference: the build fails */
+  invalidBase: boolean;
+  /** stages it reads from (base, COPY --from, RUN --mount from=) */
+  deps: number[];
+  reachable: boolean;
+}
+
+export interface ProbeParticipant {
+  hash: string;
+  /** lines of the original RUN instructions with this hash (identical instructions) */
+  lines: number[];
+  /** the subset in stages reachable from the target */
+  reachableLines: number[];
+}
+
+export interface ProbeStep {
+  /** original line */
+  line: number;
+  stage: number;
+  /** `[display step/..]` index in the engine's progress output */
+  step: number;
+  hash: string;
+  participant: boolean;
+  /** identity of the step for de-duplication (chain of step-relevant instructions) */
+  signature: string;
+}
+
+export interface ProbeImage {
+  /** local tag, `buildrace-probe-img-<hash>` */
+  tag: string;
+  /** normalised original reference (plus `|platform`) */
+  key: string;
+}
+
+export interface ProbePlan {
+  /** the probe Dockerfile */
+  dockerfile: string;
+  probeId: string;
+  /** local images the probe needs (ensureProbeImages builds them) */
+  images: ProbeImage[];
+  stages: ProbeStage[];
+  /** stage index of the target, or -1 when the target does not exist */
+  target: number;
+  participants: ProbeParticipant[];
+  /** step-creating instructions (FROM excluded) by stage */
+  steps: ProbeStep[];
+  buildArgs: Record<string, string>;
+  idleSeconds: number;
+  maxSeconds: number;
+}
+
+const PROBE_IMAGE_PREFIX = "buildrace-probe-img-";
+const COPY_SOURCE = "/etc/buildrace-probe";
+const STEP_KEYWORDS = new Set(["RUN", "COPY", "ADD", "WORKDIR"]);
+/** instructions that change the identity of later steps (the others create nothing) */
+const IDENTITY_KEYWORDS = new Set(["RUN", "COPY", "ADD", "WORKDIR", "ENV", "USER", "SHELL", "ARG"]);
+
+function probeImageTag(key: string): string {
+  return PROBE_IMAGE_PREFIX + probeHash(key);
+}
+
+/** Canonical text of an instruction for hashing (keyword case, mount field order and aliases do not matter). */
+function canonicalInstruction(ins: Instruction, escape: string): string {
+  const { flags, args } = splitFlags(ins.rest, escape);
+  const mounts: string[] = [];
+  const others: string[] = [];
+  for (const f of flags) {
+    if (f.name === "mount") {
+      const m = parseMount(f.value);
+      mounts.push("mount:" + (m ? m.canonical : f.value));
+    } else others.push(`${f.name}=${f.value}`);
+  }
+  mounts.sort();
+  const a = ins.keyword === "RUN" ? args.trim() : words(args).join(" ");
+  return [ins.keyword, ...others, ...mounts, a, ...ins.heredocs.map((h) => "<<" + h)].join("\n");
+}
+
+/** The rendezvous command of a participant (busybox sh, one line, no backslashes). */
+export function rendezvousScript(hash: string, expect: Map<string, number>, idleTicks: number, maxTicks: number): string {
+  const checks: string[] = [];
+  for (const [h, n] of [...expect.entries()].sort()) {
+    if (n <= 1) checks.push(`case "$st" in *${h}.*) ;; *) ok=0;; esac;`);
+    else checks.push(`[ $(echo "$st" | grep -c "^${h}[.]") -ge ${n} ] || ok=0;`);
+  }
+  return [
+    `PATH=/bin:/usr/bin:$PATH; d=/probe; h=${hash};`,
+    `mkdir -p $d/live $d/done;`,
+    `i=$(cat /proc/sys/kernel/random/uuid 2>/dev/null || echo $RANDOM$RANDOM); me=$h.\${i%%-*};`,
+    `touch $d/live/$me; saw=; prev=; idle=0; n=0;`,
+    `while [ $idle -lt ${idleTicks} ] && [ $n -lt ${maxTicks} ]; do`,
+    `for f in $d/live/*; do b=\${f##*/}; case " $me$saw " in *" $b "*) ;; *) [ -e $f ] && saw="$saw $b";; esac; done;`,
+    `st=$(ls $d/live $d/done); [ "$st" != "$prev" ] && prev=$st && idle=0;`,
+    `ok=1; ${checks.join(" ")}`,
+    `[ $ok = 1 ] && break; sleep 0.1; idle=$((idle+1)); n=$((n+1));`,
+    `done;`,
+    `echo "PROBE $me saw$saw"; touch $d/done/$me; rm -f $d/live/$me`,
+  ].join(" ");
+}
+
+/** Rewrite a Dockerfile into a probe Dockerfile (no engine needed). */
+export function makeProbe(text: string, opts: ProbeOptions = {}): ProbePlan {
+  const df = readDockerfile(text);
+  const esc = df.escape;
+  const platform = opts.platform ?? hostPlatform();
+  const buildArgs = opts.buildArgs ?? {};
+  const probeId = opts.probeId ?? uniqueId("probe");
+  const idleSeconds = opts.idleSeconds ?? 2.5;
+  const maxSeconds = opts.maxSeconds ?? 30;
+
+  // Global ARGs (before the first FROM) with the automatic platform args.
+  const globalVars: Record<string, string | undefined> = { ...platformArgs(platform) };
+  let firstFrom = df.instructions.findIndex((x) => x.keyword === "FROM");
+  if (firstFrom < 0) firstFrom = df.instructions.length;
+  for (const ins of df.instructions.slice(0, firstFrom)) {
+    if (ins.keyword !== "ARG") continue;
+    for (const w of words(ins.rest)) {
+      const eq = w.indexOf("=");
+      const name = eq < 0 ? w : w.slice(0, eq);
+      const def = eq < 0 ? undefined : expandWord(unquote(w.slice(eq + 1)), globalVars, esc);
+      globalVars[name] = name in buildArgs ? buildArgs[name] : def;
+    }
+  }
+
+  // Stages.
+  interface StageWork extends ProbeStage {
+    instrs: Instruction[];
+    fromText: string;
+    asText: string;
+  }
+  const stages: StageWork[] = [];
+  for (let k = firstFrom; k < df.instructions.length; k++) {
+    const ins = df.instructions[k];
+    if (ins.keyword === "FROM") {
+      const { flags, args } = splitFlags(ins.rest, esc);
+      const w = words(args);
+      const baseRaw = w[0] ?? "";
+      const name = w.length >= 3 && w[1].toLowerCase() === "as" ? w[2].toLowerCase() : null;
+      const index = stages.length;
+      const expanded = expandWord(baseRaw, globalVars, esc);
+      let baseStage: number | null = null;
+      for (let s = stages.length - 1; s >= 0; s--) {
+        if (stages[s].name !== null && stages[s].name === expanded) {
+          baseStage = s;
+          break;
+        }
+      }
+      let image: string | null = null;
+      let scratch = false;
+      let invalidBase = false;
+      if (baseStage === null) {
+        if (expanded === "scratch") scratch = true;
+        else {
+          const norm = normalizeImageRef(expanded);
+          if (norm === null) invalidBase = true;
+          else {
+            const pf = flags.find((f) => f.name === "platform");
+            const plat = pf ? normalizePlatform(expandWord(pf.value, globalVars, esc), platform) : platform;
+            image = plat === platform ? norm : `${norm}|${plat}`;
+          }
+        }
+      }
+      stages.push({
+        index,
+        name,
+        display: name ?? `stage-${index}`,
+        line: ins.line,
+        baseStage,
+        image,
+        scratch,
+        invalidBase,
+        deps: baseStage === null ? [] : [baseStage],
+        reachable: false,
+        instrs: [],
+        fromText: baseRaw,
+        asText: w.length >= 3 ? `${w[1]} ${w[2]}` : "",
+      });
+    } else if (stages.length > 0) {
+      stages[stages.length - 1].instrs.push(ins);
+    }
+  }
+  const lastByName = (n: string): number | null => {
+    const l = n.toLowerCase();
+    for (let s = stages.length - 1; s >= 0; s--) if (stages[s].name === l) return s;
+    return null;
+  };
+  /** A `from` reference: a stage index (for COPY, a number is an index) or null (image). */
+  const resolveFrom = (ref: string, allowIndex: boolean): number | null => {
+    if (allowIndex && /^[0-9]+$/.test(ref)) {
+      const n = parseInt(ref, 10);
+      return n < stages.length ? n : null;
+    }
+    return lastByName(ref);
+  };
+
+  // Dependencies and reachability.
+  for (const st of stages) {
+    for (const ins of st.instrs) {
+      const kw = ins.keyword;
+      if (kw !== "RUN" && kw !== "COPY") continue;
+      const { flags } = splitFlags(ins.rest, esc);
+      for (const f of flags) {
+        let ref: string | undefined;
+        if (kw === "COPY" && f.name === "from") ref = f.value;
+        if (kw === "RUN" && f.name === "mount") ref = parseMount(f.value)?.from;
+        if (ref === undefined) continue;
+        const s = resolveFrom(ref, kw === "COPY");
+        if (s !== null && s < st.index && !st.deps.includes(s)) st.deps.push(s);
+      }
+    }
+  }
+  let target = stages.length - 1;
+  if (opts.target !== undefined) target = lastByName(opts.target) ?? -1;
+  if (target >= 0) {
+    const todo = [target];
+    while (todo.length) {
+      const s = todo.pop() as number;
+      if (stages[s].reachable) continue;
+      stages[s].reachable = true;
+      todo.push(...stages[s].deps);
+    }
+  }
+  const rootScratch = (s: number): boolean => {
+    const st = stages[s];
+    return st.baseStage === null ? st.scratch || st.invalidBase : rootScratch(st.baseStage);
+  };
+
+  // Participants: RUNs with a cache mount.
+  const hashOf = new Map<Instruction, string>();
+  for (const ins of df.instructions) hashOf.set(ins, probeHash(canonicalInstruction(ins, esc)));
+  const partMap = new Map<string, ProbeParticipant>();
+  for (const st of stages) {
+    for (const ins of st.instrs) {
+      if (ins.keyword !== "RUN") continue;
+      const { flags } = splitFlags(ins.rest, esc);
+      const hasCache = flags.some((f) => f.name === "mount" && parseMount(f.value)?.type === "cache");
+      if (!hasCache) continue;
+      const h = hashOf.get(ins) as string;
+      const p = partMap.get(h) ?? { hash: h, lines: [], reachableLines: [] };
+      p.lines.push(ins.line);
+      if (st.reachable) p.reachableLines.push(ins.line);
+      partMap.set(h, p);
+    }
+  }
+  const participants = [...partMap.values()];
+  const expect = new Map<string, number>();
+  for (const p of participants) if (p.reachableLines.length > 0) expect.set(p.hash, p.reachableLines.length);
+  const idleTicks = Math.max(1, Math.round(idleSeconds * 10));
+  const maxTicks = Math.max(idleTicks, Math.round(maxSeconds * 10));
+
+  // Emit.
+  const images = new Map<string, ProbeImage>();
+  const imageRef = (key: string): string => {
+    const tag = probeImageTag(key);
+    images.set(tag, { tag, key });
+    return tag;
+  };
+  /** Map a `from` value (stage or image) for the probe. */
+  const mapFrom = (ref: string, allowIndex: boolean): { text: string; source: string } => {
+    const s = resolveFrom(ref, allowIndex);
+    if (s !== null) return { text: ref, source: rootScratch(s) ? "/" : COPY_SOURCE };
+    const norm = normalizeImageRef(ref);
+    if (norm === null) return { text: ref, source: COPY_SOURCE }; // the engine fails as it would
+    return { text: imageRef(norm), source: COPY_SOURCE };
+  };
+  const out: string[] = [];
+  out.push(`# escape=${esc}`);
+  out.push(`# buildrace probe ${probeId}: generated by tests/e2e/probe.ts`);
+  for (const ins of df.instructions.slice(0, firstFrom)) out.push(`${ins.keyword} ${ins.rest}`);
+  const steps: ProbeStep[] = [];
+  const stageSig: string[] = [];
+
+  const rewriteRunFlags = (rest: string): { mounts: string[]; cache: boolean; bad: string[] } => {
+    const { flags } = splitFlags(rest, esc);
+    const mounts: string[] = [];
+    const bad: string[] = [];
+    let cache = false;
+    let k = 0;
+    for (const f of flags) {
+      if (f.name !== "mount") continue;
+      const m = parseMount(f.value);
+      if (!m) {
+        bad.push(f.raw); // the engine rejects it: keep it so the probe fails the same way
+        continue;
+      }
+      if (m.type === "cache") cache = true;
+      if (m.from !== undefined && m.type !== "secret" && m.type !== "ssh") {
+        const mf = mapFrom(m.from, false);
+        mounts.push(`--mount=type=bind,from=${mf.text},target=/buildrace-from/${k++}`);
+      }
+    }
+    return { mounts, cache, bad };
+  };
+
+  for (const st of stages) {
+    let base: string;
+    if (st.baseStage !== null) base = stages[st.baseStage].name as string;
+    else if (st.scratch) base = "scratch";
+    else if (st.invalidBase || st.image === null) base = st.fromText;
+    else base = imageRef(st.image);
+    out.push(`FROM ${base}${st.asText ? " " + st.asText : ""}`);
+    let sig =
+      st.baseStage !== null
+        ? stageSig[st.baseStage] ?? `stage:${st.baseStage}`
+        : `image:${st.image ?? st.fromText}`;
+    let step = 1;
+    for (const ins of st.instrs) {
+      const h = hashOf.get(ins) as string;
+      let kw = ins.keyword;
+      if (IDENTITY_KEYWORDS.has(kw)) {
+        let extra = "";
+        if (kw === "ARG") {
+          for (const w of words(ins.rest)) {
+            const n = w.split("=")[0];
+            if (n in buildArgs) extra += `\n${n}=${buildArgs[n]}`;
+          }
+          if (!ins.rest.includes("=") && extra === "") kw = "";
+        }
+        if (kw !== "") sig = fnv64(`${sig}\n${h}${extra}`);
+      }
+      if (STEP_KEYWORDS.has(ins.keyword)) {
+        step++;
+      }
+      switch (ins.keyword) {
+        case "RUN": {
+          const r = rewriteRunFlags(ins.rest);
+          const flags = [...r.bad, ...r.mounts];
+          if (r.cache) {
+            const probeMount = `--mount=type=cache,id=${probeId},target=/probe,sharing=shared`;
+            out.push(`RUN ${[probeMount, ...flags].join(" ")} ${rendezvousScript(h, expect, idleTicks, maxTicks)}`);
+          } else {
+            out.push(`RUN ${flags.length ? flags.join(" ") + " " : ""}true # ${h}`);
+          }
+          steps.push({ line: ins.line, stage: st.index, step, hash: h, participant: r.cache, signature: sig });
+          break;
+        }
+        case "COPY":
+        case "ADD": {
+          const { flags } = splitFlags(ins.rest, esc);
+          const from = flags.find((f) => f.name === "from");
+          if (from && ins.keyword === "ADD") {
+            out.push(`${ins.keyword} ${ins.rest}`); // an error on the engine, as in the original
+          } else if (from) {
+            const mf = mapFrom(from.value, true);
+            out.push(`COPY --from=${mf.text} ${mf.source} /buildrace-copy/${h}`);
+          } else {
+            out.push(`COPY --from=${BASE_IMAGE} ${COPY_SOURCE} /buildrace-copy/${h}`);
+          }
+          steps.push({ line: ins.line, stage: st.index, step, hash: h, participant: false, signature: sig });
+          break;
+        }
+        case "WORKDIR":
+          out.push(`${ins.keyword} ${ins.rest}`);
+          steps.push({ line: ins.line, stage: st.index, step, hash: h, participant: false, signature: sig });
+          break;
+        case "USER":
+          out.push(`USER 0:${1000 + (parseInt(h.slice(0, 8), 16) % 50000)}`);
+          break;
+        case "SHELL":
+          out.push(`SHELL ["/bin/env", "BUILDRACE_SHELL=${h}", "/bin/sh", "-c"]`);
+          break;
+        case "ONBUILD":
+          out.push(`ONBUILD RUN true # ${h}`);
+          break;
+        default:
+          out.push(`${ins.keyword} ${ins.rest}`);
+      }
+    }
+    stageSig[st.index] = sig;
+  }
+  return {
+    dockerfile: out.join("\n") + "\n",
+    probeId,
+    images: [...images.values()],
+    stages: stages.map(({ instrs: _i, fromText: _f, asText: _a, ...s }) => s),
+    target,
+    participants,
+    steps,
+    buildArgs,
+    idleSeconds,
+    maxSeconds,
+  };
+}
+
+// ---------------------------------------------------------------- reading the engine's log
+
+export interface ProbeInstance {
+  /** `<hash>.<instance>` */
+  marker: string;
+  hash: string;
+  /** progress vertex number */
+  vertex: number;
+  /** `[stage step/n]` of the vertex, when found */
+  stage?: string;
+  step?: number;
+  /** original lines this execution stands for (several when de-duplicated) */
+  lines: number[];
+  /** the attribution to lines is a guess (over-approximation) */
+  ambiguous: boolean;
+  /** markers of other steps seen live while this one ran */
+  saw: string[];
+}
+
+export interface ProbeObservation {
+  instances: ProbeInstance[];
+  /** line pairs (smaller first, sorted, unique) whose steps ran at the same time */
+  pairs: [number, number][];
+  /** participant lines that ran (through some execution) */
+  ran: number[];
+  /** reachable participant lines that did not run (build failure, or the engine disagrees) */
+  missing: number[];
+  /** participant lines in stages the probe thinks unreachable that ran anyway */
+  unexpected: number[];
+}
+
+/** Parse a plain progress log of a probe build. */
+export function parseProbeLog(log: string, plan: ProbePlan): ProbeObservation {
+  const vertexName = new Map<number, { stage: string; step: number }>();
+  const raw: { vertex: number; marker: string; saw: string[] }[] = [];
+  for (const l of log.split(/\r?\n/)) {
+    let m = /^#(\d+) \[(\S+) (\d+)\/(\d+)\] /.exec(l);
+    if (m) {
+      vertexName.set(parseInt(m[1], 10), { stage: m[2], step: parseInt(m[3], 10) });
+      continue;
+    }
+    m = /^#(\d+) [0-9.]+ PROBE (\S+) saw(.*)$/.exec(l);
+    if (m) raw.push({ vertex: parseInt(m[1], 10), marker: m[2], saw: words(m[3]) });
+  }
+  const partByHash = new Map(plan.participants.map((p) => [p.hash, p]));
+  const stageByDisplay = new Map(plan.stages.map((s) => [s.display, s.index]));
+  const groupLines = (h: string): number[] => {
+    const p = partByHash.get(h);
+    if (!p) return [];
+    return p.reachableLines.length ? p.reachableLines : p.lines;
+  };
+  const countByHash = new Map<string, number>();
+  for (const r of raw) {
+    const h = r.marker.split(".")[0];
+    countByHash.set(h, (countByHash.get(h) ?? 0) + 1);
+  }
+  const instances: ProbeInstance[] = raw.map((r) => {
+    const hash = r.marker.split(".")[0];
+    const vn = vertexName.get(r.vertex);
+    const group = groupLines(hash);
+    let lines = group;
+    let ambiguous = false;
+    if ((countByHash.get(hash) ?? 0) > 1) {
+      // Several executions of identical text: attribute by vertex name and signature.
+      const si = vn ? stageByDisplay.get(vn.stage) : undefined;
+      const st = plan.steps.find((s) => s.stage === si && s.step === vn?.step && s.hash === hash);
+      if (st) {
+        lines = plan.steps
+          .filter((s) => s.participant && s.hash === hash && s.signature === st.signature && group.includes(s.line))
+          .map((s) => s.line);
+        if (!lines.includes(st.line)) lines = [st.line, ...lines];
+      } else ambiguous = true;
+    }
+    return { marker: r.marker, hash, vertex: r.vertex, stage: vn?.stage, step: vn?.step, lines, ambiguous, saw: r.saw };
+  });
+  const byMarker = new Map(instances.map((x) => [x.marker, x]));
+  const pairSet = new Set<string>();
+  for (const a of instances) {
+    for (const m of a.saw) {
+      const b = byMarker.get(m);
+      const bl = b ? b.lines : groupLines(m.split(".")[0]);
+      for (const x of a.lines)
+        for (const y of bl) {
+          if (x === y && a.hash === m.split(".")[0] && a.lines.length === 1 && bl.length === 1) continue;
+          pairSet.add(x <= y ? `${x},${y}` : `${y},${x}`);
+        }
+    }
+  }
+  const pairs = [...pairSet]
+    .map((s) => s.split(",").map(Number) as [number, number])
+    .sort((p, q) => p[0] - q[0] || p[1] - q[1]);
+  const ran = [...new Set(instances.flatMap((x) => x.lines))].sort((p, q) => p - q);
+  const reach = plan.participants.flatMap((p) => p.reachableLines);
+  const missing = reach.filter((l) => !ran.includes(l)).sort((p, q) => p - q);
+  const unexpected = ran.filter((l) => !reach.includes(l));
+  return { instances, pairs, ran, missing, unexpected };
+}
+
+// ---------------------------------------------------------------- running it
+
+/** Build the local probe images the plan needs (distinct content per image key). */
+export function ensureProbeImages(images: ProbeImage[]): void {
+  for (const img of images) {
+    if (imageExists(img.tag)) continue;
+    const dir = tmpDir("buildrace-probe-img-");
+    try {
+      fs.writeFileSync(path.join(dir, "image"), img.key + "\n");
+      fs.writeFileSync(path.join(dir, "Dockerfile"), `FROM ${BASE_IMAGE}\nCOPY image /etc/buildrace-image\n`);
+      const r = build(dir, { tag: img.tag });
+      if (r.code !== 0) throw new Error(`building probe image ${img.tag} (${img.key}) failed:\n${r.log}`);
+    } finally {
+      removeDir(dir);
+    }
+  }
+}
+
+export interface ProbeResult extends ProbeObservation {
+  plan: ProbePlan;
+  /** exit code of the probe build */
+  code: number;
+  /** its plain progress log */
+  log: string;
+  /** duration of the probe build (ms), without image preparation */
+  ms: number;
+}
+
+/** Probe one Dockerfile's text for one target on the engine: one build. */
+export function runProbe(text: string, opts: ProbeOptions = {}): ProbeResult {
+  const plan = makeProbe(text, opts);
+  ensureProbeImages(plan.images);
+  const dir = tmpDir("buildrace-probe-");
+  try {
+    fs.writeFileSync(path.join(dir, "Dockerfile"), plan.dockerfile);
+    const r: BuildResult = build(dir, { target: opts.target, buildArgs: plan.buildArgs });
+    return { plan, code: r.code, log: r.log, ms: r.ms, ...parseProbeLog(r.log, plan) };
+  } finally {
+    removeDir(dir);
+  }
+}
+
+/** `[[a,b],...]` as `a-b a-b ...`, for readable assertions. */
+export function formatPairs(pairs: [number, number][]): string {
+  return pairs.map(([a, b]) => `${a}-${b}`).join(" ");
+}
