@@ -21,7 +21,7 @@ interface CommonArgs {
   paths: string[];
   format: string;
   target?: string;
-  "build-arg": string[];
+  "build-arg"?: string[] | string;
   platform?: string;
   quiet: boolean;
   debug: boolean;
@@ -110,8 +110,7 @@ function common<T>(y: yargs.Argv<T>) {
     .option("build-arg", {
       describe: "Build argument KEY=VALUE, as docker build --build-arg (repeatable)",
       type: "string",
-      array: true,
-      default: [] as string[],
+      requiresArg: true,
     })
     .option("platform", {
       describe: "Target platforms, comma-separated (e.g. linux/amd64,linux/arm64): one concurrent build each",
@@ -123,7 +122,8 @@ function common<T>(y: yargs.Argv<T>) {
 
 export function analyzeOptions(args: CommonArgs): AnalyzeOptions {
   const buildArgs: Record<string, string> = {};
-  for (const kv of args["build-arg"] ?? []) {
+  const raw = args["build-arg"] as string[] | string | undefined;
+  for (const kv of raw === undefined ? [] : Array.isArray(raw) ? raw : [raw]) {
     const eq = kv.indexOf("=");
     if (eq <= 0) {
       // docker build takes a bare KEY from the environment

@@ -396,6 +396,8 @@ function unquote(s: string): string {
 
 // ---------------------------------------------------------------- the probe plan
 
+export type LinePair = [number, number];
+
 export interface ProbeOptions {
   /** `--target` (case-insensitive); default the last stage */
   target?: string;
@@ -403,7 +405,12 @@ export interface ProbeOptions {
   buildArgs?: Record<string, string>;
   /** cache id of the probe mount; default a fresh unique id */
   probeId?: string;
-  /** a step gives up waiting after nothing changed for this long (default 2.5 s) */
+  /**
+   * Pairs of RUN lines whose steps wait for each other in this build (default: the
+   * probe's own model, `modelPairs`). A step exits as soon as it has seen all its partners.
+   */
+  waitPairs?: LinePair[];
+  /** after nothing changed for this long, ONE waiting step gives up (default 2 s) */
   idleSeconds?: number;
   /** a step never waits longer than this in all (default 30 s) */
   maxSeconds?: number;
@@ -446,8 +453,8 @@ export interface ProbeStep {
   step: number;
   hash: string;
   participant: boolean;
-  /** identity of the step for de-duplication (chain of step-relevant instructions) */
-  signature: string;
+  /** the probe's model of the engine's vertex (equal for steps it expects to be de-duplicated) */
+  node: number;
 }
 
 export interface ProbeImage {
@@ -467,8 +474,16 @@ export interface ProbePlan {
   /** stage index of the target, or -1 when the target does not exist */
   target: number;
   participants: ProbeParticipant[];
-  /** step-creating instructions (FROM excluded) by stage */
+  /** step-creating instructions (RUN, COPY, ADD, WORKDIR) */
   steps: ProbeStep[];
+  /**
+   * The probe's own model of which cache RUN pairs may overlap (a small step DAG: stage
+   * chains, FROM/COPY --from/--mount from= edges, de-duplication of identical chains). Only
+   * used to choose which pairs to try to meet; the engine decides.
+   */
+  modelPairs: LinePair[];
+  /** the pairs whose steps wait for each other in this build */
+  waitPairs: LinePair[];
   buildArgs: Record<string, string>;
   idleSeconds: number;
   maxSeconds: number;
@@ -500,37 +515,67 @@ function canonicalInstruction(ins: Instruction, escape: string): string {
   return [ins.keyword, ...others, ...mounts, a, ...ins.heredocs.map((h) => "<<" + h)].join("\n");
 }
 
-/** The rendezvous command of a participant (busybox sh, one line, no backslashes). */
-export function rendezvousScript(hash: string, expect: Map<string, number>, idleTicks: number, maxTicks: number): string {
+/**
+ * The rendezvous command of a participant (busybox sh, one line, no backslashes).
+ * `wait` maps a hash to the number of distinct executions of it (markers) to meet,
+ * counting this step itself when it is the same hash.
+ */
+export function rendezvousScript(hash: string, wait: Map<string, number>, idleTicks: number, maxTicks: number): string {
   const checks: string[] = [];
-  for (const [h, n] of [...expect.entries()].sort()) {
-    if (n <= 1) checks.push(`case "$st" in *${h}.*) ;; *) ok=0;; esac;`);
-    else checks.push(`[ $(echo "$st" | grep -c "^${h}[.]") -ge ${n} ] || ok=0;`);
+  for (const [h, n] of [...wait.entries()].sort()) {
+    if (h === hash && n <= 1) continue;
+    if (n <= 1) checks.push(`case "$got" in *${h}.*) ;; *) ok=0;; esac;`);
+    else checks.push(`[ $(echo "$got" | grep -c "^${h}[.]") -ge ${n} ] || ok=0;`);
   }
   return [
     `PATH=/bin:/usr/bin:$PATH; d=/probe; h=${hash};`,
     `mkdir -p $d/live $d/done;`,
     `i=$(cat /proc/sys/kernel/random/uuid 2>/dev/null || echo $RANDOM$RANDOM); me=$h.\${i%%-*};`,
     `touch $d/live/$me; saw=; prev=; idle=0; n=0;`,
-    `while [ $idle -lt ${idleTicks} ] && [ $n -lt ${maxTicks} ]; do`,
+    `while :; do`,
     `for f in $d/live/*; do b=\${f##*/}; case " $me$saw " in *" $b "*) ;; *) [ -e $f ] && saw="$saw $b";; esac; done;`,
     `st=$(ls $d/live $d/done); [ "$st" != "$prev" ] && prev=$st && idle=0;`,
+    checks.length ? `got=$( (ls $d/done; for x in $me $saw; do echo $x; done) | sort -u);` : "",
     `ok=1; ${checks.join(" ")}`,
-    `[ $ok = 1 ] && break; sleep 0.1; idle=$((idle+1)); n=$((n+1));`,
+    `[ $ok = 1 ] && break; [ $n -ge ${maxTicks} ] && break;`,
+    // On a stall, only one step gives up at a time (the others then see what its exit unblocks).
+    `if [ $idle -ge ${idleTicks} ]; then mkdir $d/exit.$(ls $d/done | wc -l) 2>/dev/null && break; idle=0; fi;`,
+    `sleep 0.1; idle=$((idle+1)); n=$((n+1));`,
     `done;`,
     `echo "PROBE $me saw$saw"; touch $d/done/$me; rm -f $d/live/$me`,
-  ].join(" ");
+  ]
+    .filter((s) => s !== "")
+    .join(" ");
 }
 
-/** Rewrite a Dockerfile into a probe Dockerfile (no engine needed). */
-export function makeProbe(text: string, opts: ProbeOptions = {}): ProbePlan {
+interface StageWork extends ProbeStage {
+  instrs: Instruction[];
+  fromText: string;
+  asText: string;
+}
+
+/** Everything about a Dockerfile that does not depend on the probe round. */
+interface Model {
+  esc: string;
+  preamble: Instruction[];
+  stages: StageWork[];
+  target: number;
+  hashOf: Map<Instruction, string>;
+  participants: ProbeParticipant[];
+  steps: ProbeStep[];
+  /** ancestors of each node */
+  anc: Set<number>[];
+  nodeHash: Map<number, string>;
+  modelPairs: LinePair[];
+  resolveFrom(ref: string, allowIndex: boolean): number | null;
+  rootScratch(s: number): boolean;
+}
+
+function analyze(text: string, opts: ProbeOptions): Model {
   const df = readDockerfile(text);
   const esc = df.escape;
   const platform = opts.platform ?? hostPlatform();
   const buildArgs = opts.buildArgs ?? {};
-  const probeId = opts.probeId ?? uniqueId("probe");
-  const idleSeconds = opts.idleSeconds ?? 2.5;
-  const maxSeconds = opts.maxSeconds ?? 30;
 
   // Global ARGs (before the first FROM) with the automatic platform args.
   const globalVars: Record<string, string | undefined> = { ...platformArgs(platform) };
@@ -547,11 +592,6 @@ export function makeProbe(text: string, opts: ProbeOptions = {}): ProbePlan {
   }
 
   // Stages.
-  interface StageWork extends ProbeStage {
-    instrs: Instruction[];
-    fromText: string;
-    asText: string;
-  }
   const stages: StageWork[] = [];
   for (let k = firstFrom; k < df.instructions.length; k++) {
     const ins = df.instructions[k];
@@ -616,22 +656,25 @@ export function makeProbe(text: string, opts: ProbeOptions = {}): ProbePlan {
     }
     return lastByName(ref);
   };
+  /** Earlier stages an instruction reads from (COPY --from, RUN --mount from=). */
+  const fromStages = (ins: Instruction, current: number): number[] => {
+    const kw = ins.keyword;
+    if (kw !== "RUN" && kw !== "COPY") return [];
+    const out: number[] = [];
+    for (const f of splitFlags(ins.rest, esc).flags) {
+      let ref: string | undefined;
+      if (kw === "COPY" && f.name === "from") ref = f.value;
+      if (kw === "RUN" && f.name === "mount") ref = parseMount(f.value)?.from;
+      if (ref === undefined) continue;
+      const s = resolveFrom(ref, kw === "COPY");
+      if (s !== null && s < current && !out.includes(s)) out.push(s);
+    }
+    return out;
+  };
 
   // Dependencies and reachability.
   for (const st of stages) {
-    for (const ins of st.instrs) {
-      const kw = ins.keyword;
-      if (kw !== "RUN" && kw !== "COPY") continue;
-      const { flags } = splitFlags(ins.rest, esc);
-      for (const f of flags) {
-        let ref: string | undefined;
-        if (kw === "COPY" && f.name === "from") ref = f.value;
-        if (kw === "RUN" && f.name === "mount") ref = parseMount(f.value)?.from;
-        if (ref === undefined) continue;
-        const s = resolveFrom(ref, kw === "COPY");
-        if (s !== null && s < st.index && !st.deps.includes(s)) st.deps.push(s);
-      }
-    }
+    for (const ins of st.instrs) for (const s of fromStages(ins, st.index)) if (!st.deps.includes(s)) st.deps.push(s);
   }
   let target = stages.length - 1;
   if (opts.target !== undefined) target = lastByName(opts.target) ?? -1;
@@ -649,30 +692,185 @@ export function makeProbe(text: string, opts: ProbeOptions = {}): ProbePlan {
     return st.baseStage === null ? st.scratch || st.invalidBase : rootScratch(st.baseStage);
   };
 
-  // Participants: RUNs with a cache mount.
   const hashOf = new Map<Instruction, string>();
   for (const ins of df.instructions) hashOf.set(ins, probeHash(canonicalInstruction(ins, esc)));
-  const partMap = new Map<string, ProbeParticipant>();
-  for (const st of stages) {
-    for (const ins of st.instrs) {
-      if (ins.keyword !== "RUN") continue;
-      const { flags } = splitFlags(ins.rest, esc);
-      const hasCache = flags.some((f) => f.name === "mount" && parseMount(f.value)?.type === "cache");
-      if (!hasCache) continue;
-      const h = hashOf.get(ins) as string;
-      const p = partMap.get(h) ?? { hash: h, lines: [], reachableLines: [] };
-      p.lines.push(ins.line);
-      if (st.reachable) p.reachableLines.push(ins.line);
-      partMap.set(h, p);
+
+  // The step DAG. A node stands for one vertex of the engine: steps whose whole history
+  // (base, identity-changing instructions, sources) is equal are one node.
+  const nodeBySig = new Map<string, number>();
+  const preds: Set<number>[] = [];
+  const nodeHash = new Map<number, string>();
+  const node = (sig: string): number => {
+    let n = nodeBySig.get(sig);
+    if (n === undefined) {
+      n = preds.length;
+      nodeBySig.set(sig, n);
+      preds.push(new Set());
     }
+    return n;
+  };
+  const stageSig: string[] = [];
+  const stageLast: number[] = [];
+  const steps: ProbeStep[] = [];
+  for (const st of stages) {
+    let sig: string;
+    let cur: number;
+    let step: number;
+    if (st.baseStage !== null) {
+      sig = stageSig[st.baseStage];
+      cur = stageLast[st.baseStage];
+      step = 0; // the engine does not count `FROM <stage>` (nor `FROM scratch`)
+    } else {
+      sig = `image:${st.image ?? (st.scratch ? "scratch" : st.fromText)}`;
+      cur = node(sig);
+      step = st.scratch || st.invalidBase ? 0 : 1;
+    }
+    for (const ins of st.instrs) {
+      const h = hashOf.get(ins) as string;
+      const froms = fromStages(ins, st.index);
+      if (IDENTITY_KEYWORDS.has(ins.keyword)) {
+        let extra = froms.map((s) => `\nfrom:${stageSig[s]}`).join("");
+        let creates = true;
+        if (ins.keyword === "ARG") {
+          // An ARG with no value creates nothing; a valued one changes the environment.
+          creates = false;
+          for (const w of words(ins.rest)) {
+            const eq = w.indexOf("=");
+            const n = eq < 0 ? w : w.slice(0, eq);
+            const v = n in buildArgs ? buildArgs[n] : eq >= 0 ? w.slice(eq + 1) : globalVars[n];
+            if (v !== undefined) {
+              creates = true;
+              extra += `\n${n}=${v}`;
+            }
+          }
+        }
+        if (creates) sig = fnv64(`${sig}\n${h}${extra}`);
+      }
+      if (STEP_KEYWORDS.has(ins.keyword)) {
+        step++;
+        const n = node(sig);
+        nodeHash.set(n, h);
+        if (n !== cur) preds[n].add(cur);
+        for (const s of froms) preds[n].add(stageLast[s]);
+        const participant =
+          ins.keyword === "RUN" &&
+          splitFlags(ins.rest, esc).flags.some((f) => f.name === "mount" && parseMount(f.value)?.type === "cache");
+        steps.push({ line: ins.line, stage: st.index, step, hash: h, participant, node: n });
+        cur = n;
+      }
+    }
+    stageSig[st.index] = sig;
+    stageLast[st.index] = cur;
+  }
+  const anc: Set<number>[] = [];
+  const ancestors = (n: number): Set<number> => {
+    if (anc[n]) return anc[n];
+    const s = new Set<number>();
+    anc[n] = s; // the graph is acyclic; this only guards against surprises
+    for (const p of preds[n]) {
+      s.add(p);
+      for (const q of ancestors(p)) s.add(q);
+    }
+    return s;
+  };
+  for (let n = 0; n < preds.length; n++) ancestors(n);
+
+  // Participants: RUNs with a cache mount.
+  const partMap = new Map<string, ProbeParticipant>();
+  for (const s of steps) {
+    if (!s.participant) continue;
+    const p = partMap.get(s.hash) ?? { hash: s.hash, lines: [], reachableLines: [] };
+    p.lines.push(s.line);
+    if (stages[s.stage].reachable) p.reachableLines.push(s.line);
+    partMap.set(s.hash, p);
   }
   const participants = [...partMap.values()];
-  const expect = new Map<string, number>();
-  for (const p of participants) if (p.reachableLines.length > 0) expect.set(p.hash, p.reachableLines.length);
+
+  const reach = steps.filter((s) => s.participant && stages[s.stage].reachable);
+  const modelPairs: LinePair[] = [];
+  for (let i = 0; i < reach.length; i++)
+    for (let j = i + 1; j < reach.length; j++) {
+      const a = reach[i].node;
+      const b = reach[j].node;
+      if (a === b || anc[a].has(b) || anc[b].has(a)) continue;
+      modelPairs.push([reach[i].line, reach[j].line]);
+    }
+
+  return {
+    esc,
+    preamble: df.instructions.slice(0, firstFrom),
+    stages,
+    target,
+    hashOf,
+    participants,
+    steps,
+    anc,
+    nodeHash,
+    modelPairs: sortPairs(modelPairs),
+    resolveFrom,
+    rootScratch,
+  };
+}
+
+function sortPairs(pairs: LinePair[]): LinePair[] {
+  const seen = new Set<string>();
+  const out: LinePair[] = [];
+  for (const [a, b] of pairs) {
+    const p: LinePair = a <= b ? [a, b] : [b, a];
+    const k = `${p[0]},${p[1]}`;
+    if (seen.has(k)) continue;
+    seen.add(k);
+    out.push(p);
+  }
+  return out.sort((p, q) => p[0] - q[0] || p[1] - q[1]);
+}
+
+/** For each participant hash, how many executions of which hashes it waits to meet. */
+function waitLists(model: Model, waitPairs: LinePair[]): Map<string, Map<string, number>> {
+  const nodeOfLine = new Map<number, number>();
+  for (const s of model.steps) if (s.participant) nodeOfLine.set(s.line, s.node);
+  const partners = new Map<string, Set<number>>();
+  const add = (h: string, n: number) => {
+    const s = partners.get(h) ?? new Set<number>();
+    s.add(n);
+    partners.set(h, s);
+  };
+  for (const [x, y] of waitPairs) {
+    const a = nodeOfLine.get(x);
+    const b = nodeOfLine.get(y);
+    if (a === undefined || b === undefined || a === b) continue;
+    const ha = model.nodeHash.get(a) as string;
+    const hb = model.nodeHash.get(b) as string;
+    add(ha, b);
+    add(hb, a);
+    if (ha === hb) {
+      add(ha, a);
+      add(hb, b);
+    }
+  }
+  const out = new Map<string, Map<string, number>>();
+  for (const [h, nodes] of partners) {
+    const m = new Map<string, number>();
+    for (const n of nodes) {
+      const hn = model.nodeHash.get(n) as string;
+      m.set(hn, (m.get(hn) ?? 0) + 1);
+    }
+    out.set(h, m);
+  }
+  return out;
+}
+
+function render(
+  model: Model,
+  probeId: string,
+  waitPairs: LinePair[],
+  idleSeconds: number,
+  maxSeconds: number,
+): { dockerfile: string; images: ProbeImage[] } {
+  const { esc, stages } = model;
   const idleTicks = Math.max(1, Math.round(idleSeconds * 10));
   const maxTicks = Math.max(idleTicks, Math.round(maxSeconds * 10));
-
-  // Emit.
+  const waits = waitLists(model, waitPairs);
   const images = new Map<string, ProbeImage>();
   const imageRef = (key: string): string => {
     const tag = probeImageTag(key);
@@ -681,19 +879,12 @@ export function makeProbe(text: string, opts: ProbeOptions = {}): ProbePlan {
   };
   /** Map a `from` value (stage or image) for the probe. */
   const mapFrom = (ref: string, allowIndex: boolean): { text: string; source: string } => {
-    const s = resolveFrom(ref, allowIndex);
-    if (s !== null) return { text: ref, source: rootScratch(s) ? "/" : COPY_SOURCE };
+    const s = model.resolveFrom(ref, allowIndex);
+    if (s !== null) return { text: ref, source: model.rootScratch(s) ? "/" : COPY_SOURCE };
     const norm = normalizeImageRef(ref);
     if (norm === null) return { text: ref, source: COPY_SOURCE }; // the engine fails as it would
     return { text: imageRef(norm), source: COPY_SOURCE };
   };
-  const out: string[] = [];
-  out.push(`# escape=${esc}`);
-  out.push(`# buildrace probe ${probeId}: generated by tests/e2e/probe.ts`);
-  for (const ins of df.instructions.slice(0, firstFrom)) out.push(`${ins.keyword} ${ins.rest}`);
-  const steps: ProbeStep[] = [];
-  const stageSig: string[] = [];
-
   const rewriteRunFlags = (rest: string): { mounts: string[]; cache: boolean; bad: string[] } => {
     const { flags } = splitFlags(rest, esc);
     const mounts: string[] = [];
@@ -704,7 +895,7 @@ export function makeProbe(text: string, opts: ProbeOptions = {}): ProbePlan {
       if (f.name !== "mount") continue;
       const m = parseMount(f.value);
       if (!m) {
-        bad.push(f.raw); // the engine rejects it: keep it so the probe fails the same way
+        bad.push(f.raw); // the engine rejects it: keep it so that the probe fails the same way
         continue;
       }
       if (m.type === "cache") cache = true;
@@ -716,6 +907,10 @@ export function makeProbe(text: string, opts: ProbeOptions = {}): ProbePlan {
     return { mounts, cache, bad };
   };
 
+  const out: string[] = [];
+  out.push(`# escape=${esc}`);
+  out.push(`# buildrace probe ${probeId}: generated by tests/e2e/probe.ts`);
+  for (const ins of model.preamble) out.push(`${ins.keyword} ${ins.rest}`);
   for (const st of stages) {
     let base: string;
     if (st.baseStage !== null) base = stages[st.baseStage].name as string;
@@ -723,39 +918,19 @@ export function makeProbe(text: string, opts: ProbeOptions = {}): ProbePlan {
     else if (st.invalidBase || st.image === null) base = st.fromText;
     else base = imageRef(st.image);
     out.push(`FROM ${base}${st.asText ? " " + st.asText : ""}`);
-    let sig =
-      st.baseStage !== null
-        ? stageSig[st.baseStage] ?? `stage:${st.baseStage}`
-        : `image:${st.image ?? st.fromText}`;
-    let step = 1;
     for (const ins of st.instrs) {
-      const h = hashOf.get(ins) as string;
-      let kw = ins.keyword;
-      if (IDENTITY_KEYWORDS.has(kw)) {
-        let extra = "";
-        if (kw === "ARG") {
-          for (const w of words(ins.rest)) {
-            const n = w.split("=")[0];
-            if (n in buildArgs) extra += `\n${n}=${buildArgs[n]}`;
-          }
-          if (!ins.rest.includes("=") && extra === "") kw = "";
-        }
-        if (kw !== "") sig = fnv64(`${sig}\n${h}${extra}`);
-      }
-      if (STEP_KEYWORDS.has(ins.keyword)) {
-        step++;
-      }
+      const h = model.hashOf.get(ins) as string;
       switch (ins.keyword) {
         case "RUN": {
           const r = rewriteRunFlags(ins.rest);
           const flags = [...r.bad, ...r.mounts];
           if (r.cache) {
             const probeMount = `--mount=type=cache,id=${probeId},target=/probe,sharing=shared`;
-            out.push(`RUN ${[probeMount, ...flags].join(" ")} ${rendezvousScript(h, expect, idleTicks, maxTicks)}`);
+            const script = rendezvousScript(h, waits.get(h) ?? new Map(), idleTicks, maxTicks);
+            out.push(`RUN ${[probeMount, ...flags].join(" ")} ${script}`);
           } else {
             out.push(`RUN ${flags.length ? flags.join(" ") + " " : ""}true # ${h}`);
           }
-          steps.push({ line: ins.line, stage: st.index, step, hash: h, participant: r.cache, signature: sig });
           break;
         }
         case "COPY":
@@ -770,13 +945,8 @@ export function makeProbe(text: string, opts: ProbeOptions = {}): ProbePlan {
           } else {
             out.push(`COPY --from=${BASE_IMAGE} ${COPY_SOURCE} /buildrace-copy/${h}`);
           }
-          steps.push({ line: ins.line, stage: st.index, step, hash: h, participant: false, signature: sig });
           break;
         }
-        case "WORKDIR":
-          out.push(`${ins.keyword} ${ins.rest}`);
-          steps.push({ line: ins.line, stage: st.index, step, hash: h, participant: false, signature: sig });
-          break;
         case "USER":
           out.push(`USER 0:${1000 + (parseInt(h.slice(0, 8), 16) % 50000)}`);
           break;
@@ -790,17 +960,32 @@ export function makeProbe(text: string, opts: ProbeOptions = {}): ProbePlan {
           out.push(`${ins.keyword} ${ins.rest}`);
       }
     }
-    stageSig[st.index] = sig;
   }
+  return { dockerfile: out.join("\n") + "\n", images: [...images.values()] };
+}
+
+/** Rewrite a Dockerfile into a probe Dockerfile for one build (no engine needed). */
+export function makeProbe(text: string, opts: ProbeOptions = {}): ProbePlan {
+  return planFor(analyze(text, opts), opts, opts.waitPairs);
+}
+
+function planFor(model: Model, opts: ProbeOptions, waitPairs: LinePair[] | undefined, probeId?: string): ProbePlan {
+  const id = probeId ?? opts.probeId ?? uniqueId("probe");
+  const idleSeconds = opts.idleSeconds ?? 2;
+  const maxSeconds = opts.maxSeconds ?? 30;
+  const wp = sortPairs(waitPairs ?? model.modelPairs);
+  const { dockerfile, images } = render(model, id, wp, idleSeconds, maxSeconds);
   return {
-    dockerfile: out.join("\n") + "\n",
-    probeId,
-    images: [...images.values()],
-    stages: stages.map(({ instrs: _i, fromText: _f, asText: _a, ...s }) => s),
-    target,
-    participants,
-    steps,
-    buildArgs,
+    dockerfile,
+    probeId: id,
+    images,
+    stages: model.stages.map(({ instrs: _i, fromText: _f, asText: _a, ...s }) => s),
+    target: model.target,
+    participants: model.participants,
+    steps: model.steps,
+    modelPairs: model.modelPairs,
+    waitPairs: wp,
+    buildArgs: opts.buildArgs ?? {},
     idleSeconds,
     maxSeconds,
   };
@@ -828,13 +1013,13 @@ export interface ProbeInstance {
 export interface ProbeObservation {
   instances: ProbeInstance[];
   /** line pairs (smaller first, sorted, unique) whose steps ran at the same time */
-  pairs: [number, number][];
+  pairs: LinePair[];
   /** participant lines that ran (through some execution) */
   ran: number[];
-  /** reachable participant lines that did not run (build failure, or the engine disagrees) */
+  /** reachable participant lines that did not run (build failure, or the model is wrong) */
   missing: number[];
   /** participant lines in stages the probe thinks unreachable that ran anyway */
-  unexpected: number[];
+  unexpectedLines: number[];
 }
 
 /** Parse a plain progress log of a probe build. */
@@ -852,56 +1037,45 @@ export function parseProbeLog(log: string, plan: ProbePlan): ProbeObservation {
   }
   const partByHash = new Map(plan.participants.map((p) => [p.hash, p]));
   const stageByDisplay = new Map(plan.stages.map((s) => [s.display, s.index]));
+  const reachable = (line: number) => plan.participants.some((p) => p.reachableLines.includes(line));
   const groupLines = (h: string): number[] => {
     const p = partByHash.get(h);
     if (!p) return [];
     return p.reachableLines.length ? p.reachableLines : p.lines;
   };
-  const countByHash = new Map<string, number>();
-  for (const r of raw) {
-    const h = r.marker.split(".")[0];
-    countByHash.set(h, (countByHash.get(h) ?? 0) + 1);
-  }
   const instances: ProbeInstance[] = raw.map((r) => {
     const hash = r.marker.split(".")[0];
     const vn = vertexName.get(r.vertex);
-    const group = groupLines(hash);
-    let lines = group;
+    const si = vn ? stageByDisplay.get(vn.stage) : undefined;
+    const st = plan.steps.find((s) => s.stage === si && s.step === vn?.step && s.hash === hash);
+    let lines: number[];
     let ambiguous = false;
-    if ((countByHash.get(hash) ?? 0) > 1) {
-      // Several executions of identical text: attribute by vertex name and signature.
-      const si = vn ? stageByDisplay.get(vn.stage) : undefined;
-      const st = plan.steps.find((s) => s.stage === si && s.step === vn?.step && s.hash === hash);
-      if (st) {
-        lines = plan.steps
-          .filter((s) => s.participant && s.hash === hash && s.signature === st.signature && group.includes(s.line))
-          .map((s) => s.line);
-        if (!lines.includes(st.line)) lines = [st.line, ...lines];
-      } else ambiguous = true;
+    if (st) {
+      // The vertex is named after one of the steps it stands for; the others are the
+      // steps the model de-duplicates with it.
+      lines = plan.steps
+        .filter((s) => s.participant && s.node === st.node && (s.line === st.line || reachable(s.line)))
+        .map((s) => s.line);
+    } else {
+      lines = groupLines(hash);
+      ambiguous = lines.length > 1;
     }
     return { marker: r.marker, hash, vertex: r.vertex, stage: vn?.stage, step: vn?.step, lines, ambiguous, saw: r.saw };
   });
   const byMarker = new Map(instances.map((x) => [x.marker, x]));
-  const pairSet = new Set<string>();
+  const pairs: LinePair[] = [];
   for (const a of instances) {
     for (const m of a.saw) {
       const b = byMarker.get(m);
       const bl = b ? b.lines : groupLines(m.split(".")[0]);
-      for (const x of a.lines)
-        for (const y of bl) {
-          if (x === y && a.hash === m.split(".")[0] && a.lines.length === 1 && bl.length === 1) continue;
-          pairSet.add(x <= y ? `${x},${y}` : `${y},${x}`);
-        }
+      for (const x of a.lines) for (const y of bl) if (x !== y) pairs.push([x, y]);
     }
   }
-  const pairs = [...pairSet]
-    .map((s) => s.split(",").map(Number) as [number, number])
-    .sort((p, q) => p[0] - q[0] || p[1] - q[1]);
   const ran = [...new Set(instances.flatMap((x) => x.lines))].sort((p, q) => p - q);
   const reach = plan.participants.flatMap((p) => p.reachableLines);
   const missing = reach.filter((l) => !ran.includes(l)).sort((p, q) => p - q);
-  const unexpected = ran.filter((l) => !reach.includes(l));
-  return { instances, pairs, ran, missing, unexpected };
+  const unexpectedLines = ran.filter((l) => !reach.includes(l));
+  return { instances, pairs: sortPairs(pairs), ran, missing, unexpectedLines };
 }
 
 // ---------------------------------------------------------------- running it
@@ -922,31 +1096,126 @@ export function ensureProbeImages(images: ProbeImage[]): void {
   }
 }
 
-export interface ProbeResult extends ProbeObservation {
-  plan: ProbePlan;
-  /** exit code of the probe build */
+export interface ProbeBuild {
+  probeId: string;
+  /** pairs whose steps waited for each other */
+  waitPairs: LinePair[];
   code: number;
-  /** its plain progress log */
-  log: string;
-  /** duration of the probe build (ms), without image preparation */
   ms: number;
+  /** pairs seen in this build */
+  pairs: LinePair[];
+  log: string;
 }
 
-/** Probe one Dockerfile's text for one target on the engine: one build. */
-export function runProbe(text: string, opts: ProbeOptions = {}): ProbeResult {
-  const plan = makeProbe(text, opts);
-  ensureProbeImages(plan.images);
-  const dir = tmpDir("buildrace-probe-");
-  try {
-    fs.writeFileSync(path.join(dir, "Dockerfile"), plan.dockerfile);
-    const r: BuildResult = build(dir, { target: opts.target, buildArgs: plan.buildArgs });
-    return { plan, code: r.code, log: r.log, ms: r.ms, ...parseProbeLog(r.log, plan) };
-  } finally {
-    removeDir(dir);
+export interface RunProbeOptions extends ProbeOptions {
+  /**
+   * More pairs to try to meet (e.g. the analyzer's `parallel`); the probe's own model
+   * pairs are always tried.
+   */
+  hypothesis?: LinePair[];
+  /** at most this many builds (default 12) */
+  maxBuilds?: number;
+}
+
+export interface ProbeResult {
+  /** the plan of the first build */
+  plan: ProbePlan;
+  builds: ProbeBuild[];
+  /** first non-zero exit code of the builds, else 0 */
+  code: number;
+  /** log of the first failed build, else of the first build */
+  log: string;
+  /** wall-clock time of all probe builds (ms), without image preparation */
+  ms: number;
+  /** every pair seen at the same time in some build (smaller line first, sorted) */
+  pairs: LinePair[];
+  /** the pairs the probe tried to meet: its model plus the hypothesis */
+  tried: LinePair[];
+  /** tried pairs that were not seen (a decisive build waited for them in vain) */
+  unconfirmed: LinePair[];
+  /** seen pairs the probe's model does not predict */
+  surprises: LinePair[];
+  /** executions of the first build */
+  instances: ProbeInstance[];
+  ran: number[];
+  missing: number[];
+  unexpectedLines: number[];
+}
+
+const key = (p: LinePair) => `${p[0]},${p[1]}`;
+
+/**
+ * Probe one Dockerfile's text for one target on the engine. The first build lets every
+ * step wait for all the steps it may meet (`tried`); pairs not seen then get "star"
+ * builds, in which one step waits for its unmet partners and each partner waits only
+ * for it (no deadlock is possible, so a pair not seen there cannot run at the same time).
+ */
+export function runProbe(text: string, opts: RunProbeOptions = {}): ProbeResult {
+  const model = analyze(text, opts);
+  const reachLines = new Set(model.participants.flatMap((p) => p.reachableLines));
+  const tried = sortPairs([
+    ...model.modelPairs,
+    ...(opts.hypothesis ?? []).filter(([a, b]) => a !== b && reachLines.has(a) && reachLines.has(b)),
+  ]);
+  const maxBuilds = opts.maxBuilds ?? 12;
+  const builds: ProbeBuild[] = [];
+  const seen = new Set<string>();
+  const decided = new Set<string>();
+  let firstPlan: ProbePlan | undefined;
+  let firstObs: ProbeObservation | undefined;
+  let waitPairs: LinePair[] = tried;
+  for (;;) {
+    const plan = planFor(model, opts, waitPairs);
+    ensureProbeImages(plan.images);
+    const dir = tmpDir("buildrace-probe-");
+    let r: BuildResult;
+    try {
+      fs.writeFileSync(path.join(dir, "Dockerfile"), plan.dockerfile);
+      r = build(dir, { target: opts.target, buildArgs: plan.buildArgs });
+    } finally {
+      removeDir(dir);
+    }
+    const obs = parseProbeLog(r.log, plan);
+    builds.push({ probeId: plan.probeId, waitPairs, code: r.code, ms: r.ms, pairs: obs.pairs, log: r.log });
+    if (!firstPlan) {
+      firstPlan = plan;
+      firstObs = obs;
+    }
+    for (const p of obs.pairs) seen.add(key(p));
+    if (builds.length > 1) for (const p of waitPairs) decided.add(key(p));
+    if (r.code !== 0 || builds.length >= maxBuilds) break;
+    const open = tried.filter((p) => !seen.has(key(p)) && !decided.has(key(p)));
+    if (open.length === 0) break;
+    // A star around the line with the most open pairs.
+    const count = new Map<number, number>();
+    for (const [a, b] of open) {
+      count.set(a, (count.get(a) ?? 0) + 1);
+      count.set(b, (count.get(b) ?? 0) + 1);
+    }
+    const anchor = [...count.entries()].sort((x, y) => y[1] - x[1] || x[0] - y[0])[0][0];
+    waitPairs = open.filter(([a, b]) => a === anchor || b === anchor);
   }
+  const pairs = sortPairs([...seen].map((s) => s.split(",").map(Number) as LinePair));
+  const modelKeys = new Set(model.modelPairs.map(key));
+  const failed = builds.find((b) => b.code !== 0);
+  return {
+    plan: firstPlan as ProbePlan,
+    builds,
+    code: failed ? failed.code : 0,
+    log: failed ? failed.log : builds[0].log,
+    ms: builds.reduce((s, b) => s + b.ms, 0),
+    pairs,
+    tried,
+    unconfirmed: tried.filter((p) => !seen.has(key(p))),
+    surprises: pairs.filter((p) => !modelKeys.has(key(p))),
+    instances: (firstObs as ProbeObservation).instances,
+    ran: (firstObs as ProbeObservation).ran,
+    missing: (firstObs as ProbeObservation).missing,
+    unexpectedLines: (firstObs as ProbeObservation).unexpectedLines,
+  };
 }
 
 /** `[[a,b],...]` as `a-b a-b ...`, for readable assertions. */
-export function formatPairs(pairs: [number, number][]): string {
+export function formatPairs(pairs: LinePair[]): string {
   return pairs.map(([a, b]) => `${a}-${b}`).join(" ");
 }
