@@ -45,7 +45,11 @@ export interface AnalysisResult {
 }
 
 /** Loads builds declared by compose/bake files; injected so the core stays independent of YAML/HCL. */
-export type BuildLoader = (file: InputFile, text: string, opts: AnalyzeOptions) => Promise<DeclaredBuilds>;
+export type BuildLoader = (
+  file: InputFile,
+  text: string,
+  opts: AnalyzeOptions,
+) => Promise<DeclaredBuilds>;
 
 export async function analyze(
   inputs: InputFile[],
@@ -73,7 +77,8 @@ export async function analyze(
     const r = resultFor(p, "dockerfile");
     const text = read(p);
     let parsed: ParsedDockerfile | undefined;
-    if ("error" in text) r.diagnostics.push({ line: text.line ?? 0, message: text.error, severity: "error" });
+    if ("error" in text)
+      r.diagnostics.push({ line: text.line ?? 0, message: text.error, severity: "error" });
     else {
       parsed = parseDockerfile(p, text.text);
       r.parsed = parsed;
@@ -95,7 +100,11 @@ export async function analyze(
       continue;
     }
     if (!loadBuilds) {
-      r.diagnostics.push({ line: 0, message: `${input.kind} files are not supported here`, severity: "error" });
+      r.diagnostics.push({
+        line: 0,
+        message: `${input.kind} files are not supported here`,
+        severity: "error",
+      });
       continue;
     }
     const declared = await loadBuilds(input, content.text, opts);
@@ -145,7 +154,11 @@ export async function analyze(
 }
 
 /** Analyses builds that run at the same time on one builder, and files the results. */
-function analyzeGroup(group: BuildSpec[], opts: AnalyzeOptions, resultFor: (p: string) => FileResult): void {
+function analyzeGroup(
+  group: BuildSpec[],
+  opts: AnalyzeOptions,
+  resultFor: (p: string) => FileResult,
+): void {
   const resolved: ResolvedBuild[] = [];
   const blocked = new Set<ParsedDockerfile>();
   for (const build of group) {

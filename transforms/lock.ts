@@ -17,7 +17,10 @@ const lock: Transform = (file, findings, api) => {
         lines.add(use.line);
       }
     }
-    if (lines.size) notes.push(`${f.key} (${f.tool}): locked on line ${[...lines].sort((a, b) => a - b).join(", ")}`);
+    if (lines.size)
+      notes.push(
+        `${f.key} (${f.tool}): locked on line ${[...lines].sort((a, b) => a - b).join(", ")}`,
+      );
   }
   return { edits, notes };
 };

@@ -28,7 +28,9 @@ const merge: Transform = (file, findings, api) => {
     const stages = stagesOf(f);
     const key = stages.map((s) => s.index).join(",");
     if (stages.length === 2 && stages.every((s) => inPair.get(s.index) === key)) {
-      notes.push(`${f.key} (${f.tool}): fixed by the same merge of ${stages[1].label} into ${stages[0].label}`);
+      notes.push(
+        `${f.key} (${f.tool}): fixed by the same merge of ${stages[1].label} into ${stages[0].label}`,
+      );
       continue;
     }
     const why = refusal(file, f, inPair);
@@ -40,16 +42,25 @@ const merge: Transform = (file, findings, api) => {
     }
     pairs.push(why);
     for (const s of why) inPair.set(s.index, key);
-    notes.push(`${f.key} (${f.tool}): merged stage ${why[1].label} into ${why[0].label}; COPY --from=${why[1].label} now reads ${why[0].label}`);
+    notes.push(
+      `${f.key} (${f.tool}): merged stage ${why[1].label} into ${why[0].label}; COPY --from=${why[1].label} now reads ${why[0].label}`,
+    );
   }
   const edits: Edit[] = [];
-  const moved = pairs.map(([keep, gone]) => ({ keep, gone, start: stageStart(file, gone), end: stageEnd(file, gone) }));
+  const moved = pairs.map(([keep, gone]) => ({
+    keep,
+    gone,
+    start: stageStart(file, gone),
+    end: stageEnd(file, gone),
+  }));
   // Lock edits that fall inside a moved stage are applied to the moved text instead.
   const outside = lockEdits.filter((e) => !moved.some((m) => e.start >= m.start && e.end <= m.end));
   edits.push(...outside);
   for (const { keep, gone, start, end } of moved) {
     const bodyStart = gone.afterFrom;
-    const bodyEnd = gone.instructions.length ? gone.instructions[gone.instructions.length - 1].end : gone.afterFrom;
+    const bodyEnd = gone.instructions.length
+      ? gone.instructions[gone.instructions.length - 1].end
+      : gone.afterFrom;
     const inner = lockEdits
       .filter((e) => e.start >= bodyStart && e.end <= bodyEnd)
       .map((e) => ({ ...e, start: e.start - bodyStart, end: e.end - bodyStart }))
@@ -71,24 +82,38 @@ const merge: Transform = (file, findings, api) => {
 };
 
 function stagesOf(f: Finding): StageInfo[] {
-  return [...new Map(f.uses.map((u) => [u.stage.index, u.stage])).values()].sort((a, b) => a.index - b.index);
+  return [...new Map(f.uses.map((u) => [u.stage.index, u.stage])).values()].sort(
+    (a, b) => a.index - b.index,
+  );
 }
 
-function refusal(file: TransformFile, f: Finding, merged: Map<number, string>): string | [StageInfo, StageInfo] {
+function refusal(
+  file: TransformFile,
+  f: Finding,
+  merged: Map<number, string>,
+): string | [StageInfo, StageInfo] {
   const stages = stagesOf(f);
-  if (stages.length !== 2) return stages.length < 2 ? "the race is within one stage (across builds or platforms)" : `${stages.length} stages race; merge joins two`;
+  if (stages.length !== 2)
+    return stages.length < 2
+      ? "the race is within one stage (across builds or platforms)"
+      : `${stages.length} stages race; merge joins two`;
   const [a, b] = stages;
-  if (merged.has(a.index) || merged.has(b.index)) return "a stage was already merged for another cache";
+  if (merged.has(a.index) || merged.has(b.index))
+    return "a stage was already merged for another cache";
   if (!a.name || !b.name) return "both stages need names";
-  if (a.baseName !== b.baseName || a.platform !== b.platform) return `different bases (${a.baseName} vs ${b.baseName})`;
+  if (a.baseName !== b.baseName || a.platform !== b.platform)
+    return `different bases (${a.baseName} vs ${b.baseName})`;
   for (const [build, t] of Object.entries(file.targets))
-    if (t === a.index || t === b.index) return `stage ${file.stages[t].label} is the target of build ${build}`;
+    if (t === a.index || t === b.index)
+      return `stage ${file.stages[t].label} is the target of build ${build}`;
   for (const st of file.stages) {
-    if (st.baseName === a.name || st.baseName === b.name) return `stage ${st.label} is built FROM one of them`;
+    if (st.baseName === a.name || st.baseName === b.name)
+      return `stage ${st.label} is built FROM one of them`;
     for (const ins of st.instructions) {
       for (const fl of ins.flags) {
         const v = fl.value?.toLowerCase();
-        if (fl.name === "from" && v && /^[0-9]+$/.test(v)) return `line ${ins.line} copies from a stage by index`;
+        if (fl.name === "from" && v && /^[0-9]+$/.test(v))
+          return `line ${ins.line} copies from a stage by index`;
         if (fl.name === "mount" && v && new RegExp(`(^|,)from=(${a.name}|${b.name})(,|$)`).test(v))
           return `line ${ins.line} mounts from one of them`;
         if (fl.name === "from" && ((st === a && v === b.name) || (st === b && v === a.name)))
@@ -97,7 +122,8 @@ function refusal(file: TransformFile, f: Finding, merged: Map<number, string>): 
     }
   }
   for (const st of [a, b])
-    for (const ins of st.instructions) if (STATE.has(ins.keyword)) return `stage ${st.label} sets ${ins.keyword} (line ${ins.line})`;
+    for (const ins of st.instructions)
+      if (STATE.has(ins.keyword)) return `stage ${st.label} sets ${ins.keyword} (line ${ins.line})`;
   const wd = (st: StageInfo) =>
     st.instructions
       .filter((i) => i.keyword === "WORKDIR")

@@ -1,8 +1,9 @@
 /**
  * split: a cache id per racing stage (`id=<old id or target>-<stage>`), and per platform
  * (`-$TARGETPLATFORM`, declaring `ARG TARGETPLATFORM` in the stage when missing) when a
- * step races with itself across platforms. A step racing with itself across builds cannot
- * be separated by an id per stage: that finding falls back to lock, and the note says so.
+ * step races with itself across platforms. A step racing with itself across builds is
+ * separated by a build arg its stage declares and the builds set differently
+ * (`-$SERVICE`); without one it cannot be split: it falls back to lock, and the note says so.
  */
 import { Edit, Finding, MountUse, StageInfo, Transform } from "../src/apply/types";
 
@@ -11,7 +12,7 @@ const split: Transform = (file, findings, api) => {
   const notes: string[] = [];
   const argAdded = new Set<number>();
   for (const f of findings) {
-    if (f.selfRace.builds) {
+    if (f.selfRace.builds && !f.splitArg) {
       const r = api.transforms.lock(file, [f], api);
       edits.push(...(Array.isArray(r) ? r : r.edits));
       notes.push(
@@ -26,16 +27,21 @@ const split: Transform = (file, findings, api) => {
     const changed: string[] = [];
     for (const use of f.keyUses) {
       if (!stages.has(use.stage.index)) continue;
-      const id = newId(use, perStage, perPlatform);
+      const id = newId(use, perStage, perPlatform, f.splitArg);
       if (id === rawId(use)) continue;
       edits.push(api.setOption(use, "id", id));
       changed.push(`line ${use.line} → id=${id}`);
-      if (perPlatform && !declaresBefore(use.stage, "TARGETPLATFORM", use.line) && !argAdded.has(use.stage.index)) {
+      if (
+        perPlatform &&
+        !declaresBefore(use.stage, "TARGETPLATFORM", use.line) &&
+        !argAdded.has(use.stage.index)
+      ) {
         argAdded.add(use.stage.index);
         edits.push(api.insertLineAfter(use.stage.afterFrom, "ARG TARGETPLATFORM"));
       }
     }
-    if (changed.length) notes.push(`${f.key} (${f.tool}): split, ${[...new Set(changed)].join("; ")}`);
+    if (changed.length)
+      notes.push(`${f.key} (${f.tool}): split, ${[...new Set(changed)].join("; ")}`);
   }
   return { edits, notes };
 };
@@ -47,9 +53,10 @@ function rawId(use: MountUse): string {
   return use.options.find((o) => o.key === "target")?.value ?? use.target;
 }
 
-function newId(use: MountUse, perStage: boolean, perPlatform: boolean): string {
+function newId(use: MountUse, perStage: boolean, perPlatform: boolean, buildArg?: string): string {
   let id = rawId(use);
   if (perStage) id += `-${use.stage.name ?? `stage${use.stage.index}`}`;
+  if (buildArg) id += `-$${buildArg}`;
   if (perPlatform) id += "-$TARGETPLATFORM";
   return id;
 }

@@ -20,7 +20,8 @@ export function transformFile(f: FileResult, parsed: ParsedDockerfile): Transfor
 function stageInfo(st: Stage, escape: string): StageInfo {
   const args: StageInfo["args"] = [];
   for (const ins of st.instructions)
-    if (ins.keyword === "ARG") for (const kv of keyValues(ins, escape)) args.push({ name: kv.name, line: ins.line });
+    if (ins.keyword === "ARG")
+      for (const kv of keyValues(ins, escape)) args.push({ name: kv.name, line: ins.line });
   return {
     index: st.index,
     name: st.name,
@@ -35,12 +36,21 @@ function stageInfo(st: Stage, escape: string): StageInfo {
       line: i.line,
       start: i.start,
       end: i.end,
-      flags: i.flags.map((fl) => ({ name: fl.name, value: fl.value, start: fl.word.start, end: fl.word.end })),
+      flags: i.flags.map((fl) => ({
+        name: fl.name,
+        value: fl.value,
+        start: fl.word.start,
+        end: fl.word.end,
+      })),
     })),
   };
 }
 
-export function mountUse(tf: TransformFile, step: Pick<Step, "instruction" | "stage" | "build" | "platform">, m: ResolvedMount): MountUse {
+export function mountUse(
+  tf: TransformFile,
+  step: Pick<Step, "instruction" | "stage" | "build" | "platform">,
+  m: ResolvedMount,
+): MountUse {
   return {
     line: step.instruction.line,
     stage: tf.stages[step.stage.index],
@@ -65,7 +75,9 @@ export function findingsFor(f: FileResult, tf: TransformFile, races: Race[]): Fi
     for (const m of cr.mounts) allUses.push(mountUse(tf, cr, m));
   }
   return races.map((r) => {
-    const uses = r.uses.filter((u) => here(u.step.build.file.path)).map((u) => mountUse(tf, u.step, u.mount));
+    const uses = r.uses
+      .filter((u) => here(u.step.build.file.path))
+      .map((u) => mountUse(tf, u.step, u.mount));
     return {
       rule: r.rule,
       key: r.key,
@@ -77,6 +89,7 @@ export function findingsFor(f: FileResult, tf: TransformFile, races: Race[]): Fi
       keyUses: allUses.filter((u) => u.key === r.key),
       selfRace: r.selfRace,
       builds: f.builds.map((b) => b.name),
+      splitArg: r.splitArg,
     };
   });
 }

@@ -34,7 +34,10 @@ export interface FixPlan {
 
 const needsFix = (f: FileResult) => f.races.filter((r) => r.safety !== "safe");
 
-function runTransform(transform: Transform, f: FileResult): { text: string; notes: string[] } | { error: string } {
+function runTransform(
+  transform: Transform,
+  f: FileResult,
+): { text: string; notes: string[] } | { error: string } {
   if (!f.parsed) return { error: "not parsed" };
   const races = needsFix(f);
   if (races.length === 0) return { text: f.parsed.text, notes: [] };
@@ -47,13 +50,18 @@ function runTransform(transform: Transform, f: FileResult): { text: string; note
     return { error: `transform failed: ${(e as Error).message}` };
   }
   const res = Array.isArray(out) ? { edits: out, notes: [] } : out;
-  if (!res || !Array.isArray(res.edits)) return { error: "transform must return edits (Edit[] or { edits })" };
+  if (!res || !Array.isArray(res.edits))
+    return { error: "transform must return edits (Edit[] or { edits })" };
   const applied = applyEdits(f.parsed.text, res.edits);
   if ("error" in applied) return { error: applied.error };
   return { text: applied.text, notes: res.notes ?? [] };
 }
 
-export async function planFixes(inputs: InputFile[], opts: FixOptions, loader?: BuildLoader): Promise<FixPlan> {
+export async function planFixes(
+  inputs: InputFile[],
+  opts: FixOptions,
+  loader?: BuildLoader,
+): Promise<FixPlan> {
   const transform = loadTransform(opts.strategy, opts.transformPath);
   const result = await analyze(inputs, opts, loader);
   const fixes: FileFix[] = [];
@@ -61,7 +69,14 @@ export async function planFixes(inputs: InputFile[], opts: FixOptions, loader?: 
     if (!f.parsed || needsFix(f).length === 0) continue;
     if (f.diagnostics.some((d) => d.severity === "error")) continue;
     const r = runTransform(transform, f);
-    if ("error" in r) fixes.push({ path: f.path, before: f.parsed.text, after: f.parsed.text, notes: [], error: r.error });
+    if ("error" in r)
+      fixes.push({
+        path: f.path,
+        before: f.parsed.text,
+        after: f.parsed.text,
+        notes: [],
+        error: r.error,
+      });
     else fixes.push({ path: f.path, before: f.parsed.text, after: r.text, notes: r.notes });
   }
   const changed = fixes.filter((x) => !x.error && x.after !== x.before);
@@ -100,10 +115,13 @@ async function verify(
     const limit = opts.transformPath ? needsFix(old as FileResult).length : 0;
     if (remaining.length > limit) {
       const r = remaining[0];
-      fail(`a race remains on ${r.key} (line ${r.uses.map((u) => u.step.instruction.line).join(", ")})`);
+      fail(
+        `a race remains on ${r.key} (line ${r.uses.map((u) => u.step.instruction.line).join(", ")})`,
+      );
       continue;
     }
     const again = runTransform(transform, f);
-    if ("error" in again || again.text !== c.after) fail("a second run would change the file again (not idempotent)");
+    if ("error" in again || again.text !== c.after)
+      fail("a second run would change the file again (not idempotent)");
   }
 }

@@ -21,10 +21,13 @@ export function loadTransform(strategy: Strategy, modulePath?: string): Transfor
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     mod = require(abs);
   } catch (e) {
-    throw new TransformLoadError(`cannot load transform ${modulePath}: ${(e as Error).message.split("\n")[0]}`);
+    throw new TransformLoadError(
+      `cannot load transform ${modulePath}: ${(e as Error).message.split("\n")[0]}`,
+    );
   }
   const m = mod as { default?: unknown; transform?: unknown };
-  const fn = typeof mod === "function" ? mod : typeof m.default === "function" ? m.default : m.transform;
+  const fn =
+    typeof mod === "function" ? mod : typeof m.default === "function" ? m.default : m.transform;
   if (typeof fn !== "function")
     throw new TransformLoadError(
       `transform ${modulePath} must export a function (module.exports = fn, export default fn, or export function transform)`,

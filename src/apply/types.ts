@@ -76,6 +76,8 @@ export interface Finding {
   selfRace: { platforms: boolean; builds: boolean };
   /** Builds that use this file (split must keep ids valid for all). */
   builds: string[];
+  /** A build arg declared in the stage that tells the racing builds apart (split by `-$ARG`). */
+  splitArg?: string;
 }
 
 export interface TransformFile {
@@ -110,4 +112,8 @@ export interface TransformApi {
   transforms: Record<"lock" | "split" | "merge", Transform>;
 }
 
-export type Transform = (file: TransformFile, findings: Finding[], api: TransformApi) => TransformResult | Edit[];
+export type Transform = (
+  file: TransformFile,
+  findings: Finding[],
+  api: TransformApi,
+) => TransformResult | Edit[];

@@ -21,7 +21,9 @@ function installInterruptHandler(): void {
           /* already renamed or never written */
         }
       }
-      process.stderr.write(`\nbuildrace: interrupted; every file is either unchanged or fully rewritten\n`);
+      process.stderr.write(
+        `\nbuildrace: interrupted; every file is either unchanged or fully rewritten\n`,
+      );
       process.exit(130);
     });
   }
@@ -31,7 +33,12 @@ function installInterruptHandler(): void {
  * Replaces `file`'s content with `text` if it still holds `expected`.
  * Returns an error message instead of throwing.
  */
-export function writeAtomic(file: string, expected: string, text: string, root = process.cwd()): string | undefined {
+export function writeAtomic(
+  file: string,
+  expected: string,
+  text: string,
+  root = process.cwd(),
+): string | undefined {
   installInterruptHandler();
   let target = file;
   try {
@@ -46,7 +53,10 @@ export function writeAtomic(file: string, expected: string, text: string, root =
     const current = fs.readFileSync(target);
     if (!current.equals(Buffer.from(expected, "utf8")))
       return "changed on disk since it was read: not written (run again)";
-    const tmp = path.join(path.dirname(target), `.${path.basename(target)}.buildrace-${process.pid}.tmp`);
+    const tmp = path.join(
+      path.dirname(target),
+      `.${path.basename(target)}.buildrace-${process.pid}.tmp`,
+    );
     pendingTemp = tmp;
     const fd = fs.openSync(tmp, "wx", st.mode & 0o7777);
     try {

@@ -9,6 +9,7 @@ import { planFixes } from "../apply/fix";
 import { Strategy, STRATEGIES, TransformLoadError } from "../apply/load";
 import { writeAtomic } from "../apply/write";
 import { discover } from "../discover/discover";
+import { defaultLoader } from "../discover/load";
 import { analyze, AnalysisResult, AnalyzeOptions } from "../pipeline";
 import { toJson } from "../report/json";
 import { toText } from "../report/text";
@@ -43,7 +44,10 @@ export async function main(argv: string[]): Promise<number> {
       (y) =>
         common(y)
           .example("$0 check", "check every Dockerfile, compose and bake file under .")
-          .example("$0 check Dockerfile --target release --platform linux/amd64,linux/arm64", "model one multi-platform build")
+          .example(
+            "$0 check Dockerfile --target release --platform linux/amd64,linux/arm64",
+            "model one multi-platform build",
+          )
           .example("$0 check . --format json > races.json", "machine-readable report (SPEC §4)"),
       async (args) => {
         exit = await runCheck(args as unknown as CommonArgs, out);
@@ -60,9 +64,19 @@ export async function main(argv: string[]): Promise<number> {
             choices: STRATEGIES,
             default: "auto",
           })
-          .option("transform", { describe: "Path of your own transform module (same signature as transforms/*.ts)", type: "string" })
-          .option("write", { alias: "w", describe: "Apply the changes in place (atomically)", type: "boolean" })
-          .option("check", { describe: "Exit 1 if any file would change (prints the diff); for CI", type: "boolean" })
+          .option("transform", {
+            describe: "Path of your own transform module (same signature as transforms/*.ts)",
+            type: "string",
+          })
+          .option("write", {
+            alias: "w",
+            describe: "Apply the changes in place (atomically)",
+            type: "boolean",
+          })
+          .option("check", {
+            describe: "Exit 1 if any file would change (prints the diff); for CI",
+            type: "boolean",
+          })
           .conflicts("write", "check")
           .example("$0 fix", "show the diff for everything under .")
           .example("$0 fix > races.patch && git apply races.patch", "review, then apply with git")
@@ -106,18 +120,31 @@ function common<T>(y: yargs.Argv<T>) {
       choices: ["text", "json"],
       default: "text",
     })
-    .option("target", { describe: "Stage to build (default: the last stage); case-insensitive", type: "string" })
+    .option("target", {
+      describe: "Stage to build (default: the last stage); case-insensitive",
+      type: "string",
+    })
     .option("build-arg", {
       describe: "Build argument KEY=VALUE, as docker build --build-arg (repeatable)",
       type: "string",
       requiresArg: true,
     })
     .option("platform", {
-      describe: "Target platforms, comma-separated (e.g. linux/amd64,linux/arm64): one concurrent build each",
+      describe:
+        "Target platforms, comma-separated (e.g. linux/amd64,linux/arm64): one concurrent build each",
       type: "string",
     })
-    .option("quiet", { alias: "q", describe: "Only print errors and races that need fixing", type: "boolean", default: false })
-    .option("debug", { describe: "Show stack traces of internal errors", type: "boolean", default: false });
+    .option("quiet", {
+      alias: "q",
+      describe: "Only print errors and races that need fixing",
+      type: "boolean",
+      default: false,
+    })
+    .option("debug", {
+      describe: "Show stack traces of internal errors",
+      type: "boolean",
+      default: false,
+    });
 }
 
 export function analyzeOptions(args: CommonArgs): AnalyzeOptions {
@@ -149,7 +176,7 @@ export function analyzeOptions(args: CommonArgs): AnalyzeOptions {
 export async function runAnalysis(args: CommonArgs): Promise<AnalysisResult> {
   const opts = analyzeOptions(args);
   const found = discover(args.paths.length ? args.paths : ["."]);
-  const result = await analyze(found.files, opts);
+  const result = await analyze(found.files, opts, defaultLoader);
   for (const p of found.problems)
     result.files.push({
       path: p.path,
@@ -188,7 +215,11 @@ async function runFix(args: FixArgs, out: (s: string) => void): Promise<number> 
     throw new UsageError(`no Dockerfile, compose or bake file found in ${args.paths.join(", ")}`);
   let plan;
   try {
-    plan = await planFixes(found.files, { ...opts, strategy: args.strategy, transformPath: args.transform });
+    plan = await planFixes(
+      found.files,
+      { ...opts, strategy: args.strategy, transformPath: args.transform },
+      defaultLoader,
+    );
   } catch (e) {
     if (e instanceof TransformLoadError) throw new UsageError(e.message);
     throw e;
@@ -233,7 +264,8 @@ async function runFix(args: FixArgs, out: (s: string) => void): Promise<number> 
 }
 
 export function checkExit(result: AnalysisResult): number {
-  if (result.files.some((f) => f.diagnostics.some((d) => d.severity === "error"))) return EXIT_ERROR;
+  if (result.files.some((f) => f.diagnostics.some((d) => d.severity === "error")))
+    return EXIT_ERROR;
   if (result.files.some((f) => f.races.some((r) => r.safety !== "safe"))) return EXIT_FINDINGS;
   return EXIT_OK;
 }

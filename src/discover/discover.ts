@@ -25,8 +25,18 @@ const SKIP_DIRS = new Set([".git", "node_modules"]);
 export function kindOfName(name: string): InputKind | undefined {
   const n = name.toLowerCase();
   if (/^(docker-)?compose.*\.ya?ml$/.test(n)) return "compose";
-  if (n === "docker-bake.hcl" || n === "docker-bake.json" || /^docker-bake\..*\.(hcl|json)$/.test(n)) return "bake";
-  if (n === "dockerfile" || n === "containerfile" || n.endsWith(".dockerfile") || n.startsWith("dockerfile."))
+  if (
+    n === "docker-bake.hcl" ||
+    n === "docker-bake.json" ||
+    /^docker-bake\..*\.(hcl|json)$/.test(n)
+  )
+    return "bake";
+  if (
+    n === "dockerfile" ||
+    n === "containerfile" ||
+    n.endsWith(".dockerfile") ||
+    n.startsWith("dockerfile.")
+  )
     return "dockerfile";
   return undefined;
 }
@@ -79,7 +89,10 @@ function walk(
     return;
   }
   if (visiting.has(real)) {
-    problems.push({ path: dir, message: "symlink loop: this directory is already being walked; skipped" });
+    problems.push({
+      path: dir,
+      message: "symlink loop: this directory is already being walked; skipped",
+    });
     return;
   }
   visiting.add(real);
@@ -144,7 +157,8 @@ export function readText(file: string): { text: string } | { error: string; line
     return { error: describeFsError(e) };
   }
   const nul = buf.indexOf(0);
-  if (nul >= 0) return { error: "binary file (contains NUL bytes), not a Dockerfile", line: lineAt(buf, nul) };
+  if (nul >= 0)
+    return { error: "binary file (contains NUL bytes), not a Dockerfile", line: lineAt(buf, nul) };
   try {
     return { text: new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(buf) };
   } catch {

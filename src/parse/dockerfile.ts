@@ -85,14 +85,20 @@ const KNOWN = new Set([
   "WORKDIR",
 ]);
 
+/** Flags RUN accepts (BuildKit's parseRun pre-hooks); any other fails the whole file. */
+const RUN_FLAGS = new Set(["mount", "network", "security", "device"]);
+
 const STAGE_NAME = /^[a-z][a-z0-9-_.]*$/;
 
 export function parseDockerfile(path: string, text: string): ParsedDockerfile {
   const errors: Diagnostic[] = [];
   // dockerfile-ast does not know about a BOM; a space keeps every offset identical.
   const astText = text.startsWith("\uFEFF") ? " " + text.slice(1) : text;
-  const ast = DockerfileParser.parse(astText);
+  let ast = DockerfileParser.parse(astText);
   const escape = ast.getEscapeCharacter() === "`" ? "`" : "\\";
+  // BuildKit does not continue a line that ends in two escapes; dockerfile-ast does.
+  const astFixed = hideEscapedEscapes(astText, escape);
+  if (astFixed !== astText) ast = DockerfileParser.parse(astFixed);
   const lineStarts = computeLineStarts(text);
   const offsetOf = (p: { line: number; character: number }) =>
     (lineStarts[p.line] ?? text.length) + p.character;
@@ -114,7 +120,11 @@ export function parseDockerfile(path: string, text: string): ParsedDockerfile {
   for (const node of ast.getInstructions()) {
     const ins = toInstruction(node, text, escape, offsetOf, errors);
     if (!KNOWN.has(ins.keyword)) {
-      errors.push({ line: ins.line, message: `unknown instruction: ${ins.keyword}`, severity: "error" });
+      errors.push({
+        line: ins.line,
+        message: `unknown instruction: ${ins.keyword}`,
+        severity: "error",
+      });
       continue;
     }
     if (ins.keyword === "FROM") {
@@ -136,7 +146,8 @@ export function parseDockerfile(path: string, text: string): ParsedDockerfile {
   if (stages.length === 0 && !errors.some((e) => e.severity === "error")) {
     errors.push({
       line: 1,
-      message: text.trim() === "" ? "the Dockerfile is empty" : "no FROM instruction: nothing to build",
+      message:
+        text.trim() === "" ? "the Dockerfile is empty" : "no FROM instruction: nothing to build",
       severity: "error",
     });
   }
@@ -156,7 +167,8 @@ function toInstruction(
   const logical = readLogicalLine(text, start, escape);
   const line = range.start.line + 1;
   const ins = fromLogical(logical, line, start, end, escape, errors);
-  ins.heredoc = typeof (node as any).getHeredocs === "function" && (node as any).getHeredocs().length > 0;
+  ins.heredoc =
+    typeof (node as any).getHeredocs === "function" && (node as any).getHeredocs().length > 0;
   if (ins.keyword === "ONBUILD" && node instanceof Onbuild) {
     const m = /^\S+\s+/.exec(logical.text);
     if (m) {
@@ -192,6 +204,8 @@ function fromLogical(
   const mounts: RawMount[] = [];
   if (keyword === "RUN") {
     for (const f of flags) {
+      if (!RUN_FLAGS.has(f.name))
+        errors.push({ line, message: `unknown flag: --${f.name}`, severity: "error" });
       if (f.name !== "mount") continue;
       if (f.value === null) {
         errors.push({ line, message: "missing a value on flag: --mount", severity: "error" });
@@ -229,6 +243,16 @@ function toStage(ins: Instruction, index: number, errors: Diagnostic[]): Stage {
     if (f.name !== "platform")
       errors.push({ line: ins.line, message: `unknown flag: --${f.name}`, severity: "error" });
   return { index, name, baseName: words[0] ?? "", platform, from: ins, instructions: [] };
+}
+
+/** Same-length text where a line ending in `EE` (not a continuation for BuildKit) no longer ends in E. */
+function hideEscapedEscapes(text: string, escape: string): string {
+  return text.replace(/[^\n]+/g, (line) => {
+    const end = line.length - (/[ \t\r]*$/.exec(line) as RegExpExecArray)[0].length;
+    return end >= 2 && line[end - 1] === escape && line[end - 2] === escape
+      ? line.slice(0, end - 1) + "_" + line.slice(end)
+      : line;
+  });
 }
 
 export function computeLineStarts(text: string): number[] {

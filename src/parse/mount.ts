@@ -120,7 +120,8 @@ function splitCsv(m: MappedText): CsvField[] | string {
       quoted = true;
       i++;
       for (;;) {
-        if (i >= s.length) return `parse error on line 1, column ${i + 1}: extraneous or missing " in quoted-field`;
+        if (i >= s.length)
+          return `parse error on line 1, column ${i + 1}: extraneous or missing " in quoted-field`;
         if (s[i] === '"') {
           if (s[i + 1] === '"') {
             chars.push('"');
@@ -129,7 +130,8 @@ function splitCsv(m: MappedText): CsvField[] | string {
             continue;
           }
           i++;
-          if (i < s.length && s[i] !== ",") return `parse error on line 1, column ${i + 1}: extraneous or missing " in quoted-field`;
+          if (i < s.length && s[i] !== ",")
+            return `parse error on line 1, column ${i + 1}: extraneous or missing " in quoted-field`;
           break;
         }
         chars.push(s[i]);
@@ -138,7 +140,8 @@ function splitCsv(m: MappedText): CsvField[] | string {
       }
     } else {
       while (i < s.length && s[i] !== ",") {
-        if (s[i] === '"') return `parse error on line 1, column ${i + 1}: bare " in non-quoted-field`;
+        if (s[i] === '"')
+          return `parse error on line 1, column ${i + 1}: bare " in non-quoted-field`;
         chars.push(s[i]);
         offs.push(m.offsets[i]);
         i++;
@@ -149,14 +152,23 @@ function splitCsv(m: MappedText): CsvField[] | string {
       text: chars.join(""),
       offsets: offs,
       start: fieldStart < s.length ? m.offsets[fieldStart] : m.offsets[s.length - 1] + 1,
-      end: endIdx > fieldStart ? m.offsets[endIdx - 1] + 1 : m.offsets[Math.max(0, fieldStart - 1)] + 1,
+      end:
+        endIdx > fieldStart
+          ? m.offsets[endIdx - 1] + 1
+          : m.offsets[Math.max(0, fieldStart - 1)] + 1,
       quoted,
     });
     if (i >= s.length) return out;
     i++; // comma
     if (i >= s.length) {
       // trailing comma: an empty last field
-      out.push({ text: "", offsets: [], start: m.offsets[i - 1] + 1, end: m.offsets[i - 1] + 1, quoted: false });
+      out.push({
+        text: "",
+        offsets: [],
+        start: m.offsets[i - 1] + 1,
+        end: m.offsets[i - 1] + 1,
+        quoted: false,
+      });
       return out;
     }
   }
@@ -236,9 +248,14 @@ export function validateMount(
       case "required":
         if (spec.type !== "secret" && spec.type !== "ssh")
           return fail(`unexpected key 'required' for mount type '${spec.type}'`);
+        if (parseBool(v) === null) return fail(`invalid value for ${f.rawKey.toLowerCase()}: ${v}`);
         break;
       case "size":
-        if (spec.type !== "tmpfs") return fail(`unexpected key 'size' for mount type '${spec.type}'`);
+        if (spec.type !== "tmpfs")
+          return fail(`unexpected key 'size' for mount type '${spec.type}'`);
+        // units.RAMInBytes
+        if (!/^\d+(\.\d+)* ?[kKmMgGtTpP]?[iI]?[bB]?$/.test(v))
+          return fail(`invalid value for size: ${v}`);
         break;
       case "id":
         spec.id = v;
@@ -268,7 +285,16 @@ export function validateMount(
         return fail(`unexpected key '${f.rawKey}' in '${f.rawKey}=${v}'`);
     }
   }
-  if (sharingSet && spec.type !== "cache") return fail(`invalid cache sharing set for ${spec.type} mount`);
+  if (spec.type === "secret") {
+    if (spec.from !== undefined && spec.from !== "")
+      return fail("secret mount should not have a from");
+    if (sharingSet) return fail("secret mount should not define sharing");
+    if (!spec.source && !spec.target && !spec.id)
+      return fail("invalid secret mount. one of source, target required");
+    if (spec.source && spec.id) return fail("both source and id can't be set");
+  }
+  if (sharingSet && spec.type !== "cache")
+    return fail(`invalid cache sharing set for ${spec.type} mount`);
   if ((spec.mode || spec.uid || spec.gid) && !["cache", "secret", "ssh"].includes(spec.type)) {
     const k = spec.mode ? "mode" : spec.uid ? "uid" : "gid";
     return fail(`${k} not allowed for "${spec.type}" type mounts`);

@@ -6,7 +6,7 @@
 import { posix } from "path";
 import { StepGraph } from "../graph/graph";
 import { CacheKind, classify, Safety, UserRule } from "../knowledge/kb";
-import { ResolvedMount, Step } from "../resolve/resolve";
+import { keyValues, ResolvedMount, Step } from "../resolve/resolve";
 import { mayEqual } from "../resolve/shell";
 
 export type Fix = "lock" | "split" | "none";
@@ -30,6 +30,11 @@ export interface Race {
   lockedUses: RaceUse[];
   /** Why this fix (for reports). */
   reason: string;
+  /**
+   * For a step racing with itself across builds: a build arg declared in its stage whose
+   * value differs between every racing build, so `id=...-$ARG` separates them.
+   */
+  splitArg?: string;
 }
 
 export interface ParallelPair {
@@ -111,7 +116,8 @@ function expand(graph: StepGraph, members: Set<Member>): RaceUse[] {
   const out: RaceUse[] = [];
   for (const m of members) {
     const idx = graph.vertices[m.vertex].steps[0].cacheMounts.indexOf(m.mount);
-    for (const step of graph.vertices[m.vertex].steps) out.push({ step, mount: step.cacheMounts[idx] });
+    for (const step of graph.vertices[m.vertex].steps)
+      out.push({ step, mount: step.cacheMounts[idx] });
   }
   return out;
 }
@@ -155,6 +161,7 @@ function describe(
   }
   const crossPlatform = platformsOf.size > 1;
   let safety: Safety = kind.safety;
+  let splitArg: string | undefined;
   let fix: Fix;
   let reason: string;
   if (crossPlatform && (kind.perPlatform || kind.tool === "npm")) {
@@ -166,8 +173,11 @@ function describe(
     reason = `${kind.why}; left shared`;
   } else if (safety === "serialising") {
     if (selfRace.builds && buildsOf.size > 1) {
-      fix = "lock";
-      reason = `one instruction races with itself across builds (${[...buildsOf].join(", ")}); an id per stage cannot separate builds, so lock`;
+      splitArg = distinguishingArg(uses);
+      fix = splitArg ? "split" : "lock";
+      reason = splitArg
+        ? `one instruction runs in several builds (${[...buildsOf].join(", ")}) that set ${splitArg} differently; an id per build (-$${splitArg}) keeps them parallel`
+        : `one instruction races with itself across builds (${[...buildsOf].join(", ")}); an id per stage cannot separate builds, so lock`;
     } else {
       fix = "split";
       reason = `${kind.why}; an id per stage keeps the parallelism`;
@@ -176,10 +186,39 @@ function describe(
     fix = "lock";
     reason = safety === "unknown" ? UNKNOWN_REASON : `${kind.why}; lock it`;
   }
-  return { rule, key, kind, safety, fix, uses, selfRace, lockedUses, reason };
+  return { rule, key, kind, safety, fix, uses, selfRace, lockedUses, reason, splitArg };
 }
 
-const UNKNOWN_REASON = "unknown cache: locked to be correct first (configure it as safe to keep it shared)";
+/**
+ * An ARG declared in the racing step's stage (before the step) that every build of the
+ * step sets through a build arg, to a value no other racing build of it uses.
+ */
+export function distinguishingArg(uses: RaceUse[]): string | undefined {
+  const byLine = new Map<string, RaceUse[]>();
+  for (const u of uses) {
+    const k = `${u.step.build.file.path}:${u.step.instruction.line}`;
+    byLine.set(k, [...(byLine.get(k) ?? []), u]);
+  }
+  let candidates: string[] | undefined;
+  for (const group of byLine.values()) {
+    const first = group[0].step;
+    const declared = first.stage.instructions
+      .filter((i) => i.keyword === "ARG" && i.line < first.instruction.line)
+      .flatMap((i) => keyValues(i, first.build.file.escape).map((kv) => kv.name));
+    const builds = new Map(group.map((u) => [u.step.build.name, u.step.build.buildArgs]));
+    const ok = declared.filter((name) => {
+      const values = [...builds.values()].map((a) => a[name]);
+      return (
+        values.every((v) => v !== undefined && v !== "") && new Set(values).size === values.length
+      );
+    });
+    candidates = candidates ? candidates.filter((c) => ok.includes(c)) : ok;
+  }
+  return candidates?.[0];
+}
+
+const UNKNOWN_REASON =
+  "unknown cache: locked to be correct first (configure it as safe to keep it shared)";
 
 function nestedRaces(graph: StepGraph, userRules: UserRule[]): Race[] {
   // Steps with a cache mount nested inside another cache mount of the same step.
@@ -190,7 +229,8 @@ function nestedRaces(graph: StepGraph, userRules: UserRule[]): Race[] {
       for (const inner of mounts) {
         if (outer === inner || !outer.mountPoint || !inner.mountPoint) continue;
         const rel = posix.relative(outer.mountPoint, inner.mountPoint);
-        if (rel && !rel.startsWith("..") && !posix.isAbsolute(rel)) nested.push({ vertex: v, outer, inner, rel });
+        if (rel && !rel.startsWith("..") && !posix.isAbsolute(rel))
+          nested.push({ vertex: v, outer, inner, rel });
       }
   }
   const byKey = new Map<string, { uses: Set<RaceUse>; outerKey: string }>();
@@ -198,12 +238,16 @@ function nestedRaces(graph: StepGraph, userRules: UserRule[]): Race[] {
     for (let i = 0; i < j; i++) {
       const x = nested[i];
       const y = nested[j];
-      if (x.rel !== y.rel || x.outer.spec.sharing !== "shared" || y.outer.spec.sharing !== "shared") continue;
+      if (x.rel !== y.rel || x.outer.spec.sharing !== "shared" || y.outer.spec.sharing !== "shared")
+        continue;
       if (!graph.overlaps(x.vertex, y.vertex) || !mayEqual(x.outer.match, y.outer.match)) continue;
       const g = byKey.get(x.outer.key) ?? { uses: new Set<RaceUse>(), outerKey: x.outer.key };
       for (const n of [x, y])
         for (const step of graph.vertices[n.vertex].steps)
-          g.uses.add({ step, mount: step.cacheMounts[graph.vertices[n.vertex].steps[0].cacheMounts.indexOf(n.outer)] });
+          g.uses.add({
+            step,
+            mount: step.cacheMounts[graph.vertices[n.vertex].steps[0].cacheMounts.indexOf(n.outer)],
+          });
       byKey.set(x.outer.key, g);
     }
   return [...byKey.values()].map((g) => {

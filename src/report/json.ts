@@ -56,7 +56,9 @@ function fileJson(f: FileResult): JsonFile {
     const k = `${cr.instruction.line}\u0000${cr.build.name}`;
     if (seenRuns.has(k)) {
       if (cr.built) {
-        const prev = cacheRuns.find((c) => c.line === cr.instruction.line && c.build === cr.build.name);
+        const prev = cacheRuns.find(
+          (c) => c.line === cr.instruction.line && c.build === cr.build.name,
+        );
         if (prev) prev.built = true;
       }
       continue;

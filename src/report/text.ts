@@ -40,7 +40,9 @@ export function toText(result: AnalysisResult, opts: TextOptions): string {
   const summary =
     `${result.files.length} file${result.files.length === 1 ? "" : "s"}, ` +
     `${failing} race${failing === 1 ? "" : "s"} to fix` +
-    (races.length > failing ? `, ${races.length - failing} safe shared cache${races.length - failing === 1 ? "" : "s"}` : "") +
+    (races.length > failing
+      ? `, ${races.length - failing} safe shared cache${races.length - failing === 1 ? "" : "s"}`
+      : "") +
     `, ${errors} error${errors === 1 ? "" : "s"}` +
     (warnings ? `, ${warnings} warning${warnings === 1 ? "" : "s"}` : "");
   if (out.length) out.push("");
@@ -51,7 +53,11 @@ export function toText(result: AnalysisResult, opts: TextOptions): string {
 function raceBlock(r: Race, c: ReturnType<typeof colors>): string[] {
   const first = [...r.uses].sort((a, b) => a.step.instruction.line - b.step.instruction.line)[0];
   const sev =
-    r.safety === "safe" ? c.dim("info") : r.safety === "serialising" ? c.yellow("slow") : c.red(r.safety);
+    r.safety === "safe"
+      ? c.dim("info")
+      : r.safety === "serialising"
+        ? c.yellow("slow")
+        : c.red(r.safety);
   const lines: string[] = [];
   lines.push(
     `${first.step.build.file.path}:${first.step.instruction.line}: ${sev}: ${r.rule} on cache ${c.bold(r.key)} (${r.kind.tool})`,
@@ -59,18 +65,23 @@ function raceBlock(r: Race, c: ReturnType<typeof colors>): string[] {
   const seen = new Set<string>();
   for (const u of r.uses) {
     const where = `${u.step.build.file.path}:${u.step.instruction.line}`;
-    const who = `stage ${stageLabel(u.step.stage)}` + (u.step.build.name !== "default" ? `, build ${u.step.build.name}` : "");
+    const who =
+      `stage ${stageLabel(u.step.stage)}` +
+      (u.step.build.name !== "default" ? `, build ${u.step.build.name}` : "");
     const plat = u.step.build.platforms.length > 1 ? `, ${u.step.platform}` : "";
     const k = `${where} ${who}${plat}`;
     if (seen.has(k)) continue;
     seen.add(k);
     lines.push(`    ${where}  ${who}${plat}`);
   }
-  if (r.selfRace.platforms) lines.push("    (the same step runs once per platform, at the same time)");
+  if (r.selfRace.platforms)
+    lines.push("    (the same step runs once per platform, at the same time)");
   if (r.selfRace.builds) lines.push("    (the same step runs in several builds, at the same time)");
   if (r.lockedUses.length) {
     const ls = [...new Set(r.lockedUses.map((u) => u.step.instruction.line))].join(", ");
-    lines.push(`    partly locked: line ${ls} locks this cache, but the uses above stay shared and still race; a shared use that meets the locked one gets a separate empty copy`);
+    lines.push(
+      `    partly locked: line ${ls} locks this cache, but the uses above stay shared and still race; a shared use that meets the locked one gets a separate empty copy`,
+    );
   }
   lines.push(`    why: ${r.reason}`);
   lines.push(`    fix: ${FIX_TEXT[r.fix]}`);

@@ -14,7 +14,8 @@ export function imageRefError(ref: string): string | undefined {
   if (ref === "") return "base name should not be blank";
   if (ref.length > 255) return "repository name must not be more than 255 characters";
   if (isValid(ref)) return undefined;
-  if (isValid(ref.toLowerCase()) || isValid(lowerPath(ref))) return "invalid reference format: repository name must be lowercase";
+  if (isValid(ref.toLowerCase()) || isValid(lowerPath(ref)))
+    return "invalid reference format: repository name must be lowercase";
   return "invalid reference format";
 }
 

@@ -63,7 +63,10 @@ export interface ResolvedBuild {
 
 /** Well-known ENV of official images, so `$CARGO_HOME` style targets resolve. */
 const IMAGE_ENV: { match: RegExp; env: Record<string, string> }[] = [
-  { match: /^docker\.io\/library\/rust:/, env: { CARGO_HOME: "/usr/local/cargo", RUSTUP_HOME: "/usr/local/rustup" } },
+  {
+    match: /^docker\.io\/library\/rust:/,
+    env: { CARGO_HOME: "/usr/local/cargo", RUSTUP_HOME: "/usr/local/rustup" },
+  },
   { match: /^docker\.io\/library\/golang:/, env: { GOPATH: "/go" } },
 ];
 
@@ -146,10 +149,15 @@ export function resolveBuild(build: BuildSpec, platform: string): ResolvedBuild 
   const instructionsOf = (st: Stage): Instruction[] => {
     const b = baseOf[st.index];
     const triggers =
-      b === undefined ? [] : stages[b].instructions.filter((i) => i.trigger).map((i) => i.trigger as Instruction);
+      b === undefined
+        ? []
+        : stages[b].instructions.filter((i) => i.trigger).map((i) => i.trigger as Instruction);
     return [...triggers, ...st.instructions];
   };
-  const stageRefs = (st: Stage, ins: Instruction): { kind: "copy" | "mount"; index?: number; raw: string }[] => {
+  const stageRefs = (
+    st: Stage,
+    ins: Instruction,
+  ): { kind: "copy" | "mount"; index?: number; raw: string }[] => {
     const refs: { kind: "copy" | "mount"; index?: number; raw: string }[] = [];
     if (ins.keyword === "COPY" || ins.keyword === "ADD") {
       const from = ins.flags.find((f) => f.name === "from");
@@ -158,17 +166,31 @@ export function resolveBuild(build: BuildSpec, platform: string): ResolvedBuild 
       } else if (from && from.value !== null) {
         const v = from.value;
         if (v.includes("$")) {
-          err(ins.line, "variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround");
+          err(
+            ins.line,
+            "variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround",
+          );
         } else if (/^[0-9]+$/.test(v)) {
           const n = Number(v);
           if (n >= stages.length) err(ins.line, `invalid stage index ${n}`);
-          else if (n >= st.index) err(ins.line, `cannot copy from stage "${v}", it needs to be defined before current stage "${stageLabel(st)}"`);
+          else if (n >= st.index)
+            err(
+              ins.line,
+              `cannot copy from stage "${v}", it needs to be defined before current stage "${stageLabel(st)}"`,
+            );
           else refs.push({ kind: "copy", index: n, raw: v });
         } else {
           const idx = findStage(v);
           if (idx !== undefined && idx >= st.index)
-            err(ins.line, `cannot copy from stage "${v}", it needs to be defined before current stage "${stageLabel(st)}"`);
-          refs.push({ kind: "copy", index: idx !== undefined && idx < st.index ? idx : undefined, raw: v });
+            err(
+              ins.line,
+              `cannot copy from stage "${v}", it needs to be defined before current stage "${stageLabel(st)}"`,
+            );
+          refs.push({
+            kind: "copy",
+            index: idx !== undefined && idx < st.index ? idx : undefined,
+            raw: v,
+          });
         }
       }
     }
@@ -184,8 +206,15 @@ export function resolveBuild(build: BuildSpec, platform: string): ResolvedBuild 
         }
         const idx = findStage(v);
         if (idx !== undefined && idx >= st.index)
-          err(ins.line, `cannot mount from stage "${v}", stage needs to be defined before current command`);
-        refs.push({ kind: "mount", index: idx !== undefined && idx < st.index ? idx : undefined, raw: v });
+          err(
+            ins.line,
+            `cannot mount from stage "${v}", stage needs to be defined before current command`,
+          );
+        refs.push({
+          kind: "mount",
+          index: idx !== undefined && idx < st.index ? idx : undefined,
+          raw: v,
+        });
       }
     }
     return refs;
@@ -229,9 +258,13 @@ export function resolveBuild(build: BuildSpec, platform: string): ResolvedBuild 
       state = { ...p, env: new Map(p.env), onbuild: [] };
     } else {
       const image = imageOf[st.index];
-      const pe = st.platform !== undefined ? expandWord(st.platform, metaLookup(meta), file.escape) : undefined;
+      const pe =
+        st.platform !== undefined
+          ? expandWord(st.platform, metaLookup(meta), file.escape)
+          : undefined;
       const plat = pe ? (pe.value ?? pe.text) : platform;
-      if (pe && plat === "") err(st.from.line, `empty platform value from expression ${st.platform}`, isBuilt);
+      if (pe && plat === "")
+        err(st.from.line, `empty platform value from expression ${st.platform}`, isBuilt);
       const norm = image === "scratch" ? "scratch" : normalizeImageRef(image);
       const knownEnv = IMAGE_ENV.find((k) => k.match.test(norm))?.env ?? {};
       state = {
@@ -254,8 +287,31 @@ export function resolveBuild(build: BuildSpec, platform: string): ResolvedBuild 
           .map(([k, v]) => `${k}=${v.text}`)
           .join("\n");
       const step = (extra: string[], deps: string[], cacheMounts: ResolvedMount[] = []) => {
-        const sig = hash([state.sig, ins.logical.text, envSnapshot(), state.workdir, state.user, state.shell, state.platform, ...extra]);
-        if (isBuilt) steps.push({ sig, deps: [state.sig, ...deps], instruction: ins, stage: st, build, platform, cacheMounts });
+        // The op is the keyword (any case) plus its arguments and heredoc bodies, not the text as written.
+        const op =
+          ins.keyword +
+          ins.logical.text.replace(/^\s*\S+/, "") +
+          (ins.heredoc ? file.text.slice(ins.logical.end, ins.end) : "");
+        const sig = hash([
+          state.sig,
+          op,
+          envSnapshot(),
+          state.workdir,
+          state.user,
+          state.shell,
+          state.platform,
+          ...extra,
+        ]);
+        if (isBuilt)
+          steps.push({
+            sig,
+            deps: [state.sig, ...deps],
+            instruction: ins,
+            stage: st,
+            build,
+            platform,
+            cacheMounts,
+          });
         state.sig = sig;
       };
       switch (ins.keyword) {
@@ -264,15 +320,22 @@ export function resolveBuild(build: BuildSpec, platform: string): ResolvedBuild 
             let v: Expanded | undefined;
             if (name in build.buildArgs) v = known(build.buildArgs[name]);
             else if (value !== undefined) v = expandWord(value, lookup, file.escape);
-            else if (meta.has(name) && (declaredGlobal.has(name) || name in automaticArgs(platform)))
+            else if (
+              meta.has(name) &&
+              (declaredGlobal.has(name) || name in automaticArgs(platform))
+            )
               v = known(meta.get(name) as string);
             if (v !== undefined) state.env.set(name, v);
           }
           break;
-        case "ENV":
-          for (const { name, value } of keyValues(ins, file.escape))
-            state.env.set(name, expandWord(value ?? "", lookup, file.escape));
+        case "ENV": {
+          // All values are expanded with the environment before this instruction.
+          const kvs = keyValues(ins, file.escape).map(
+            ({ name, value }) => [name, expandWord(value ?? "", lookup, file.escape)] as const,
+          );
+          for (const [name, v] of kvs) state.env.set(name, v);
           break;
+        }
         case "WORKDIR": {
           const e = expandWord(ins.rest.text.trim(), lookup, file.escape);
           const dir = e.value ?? e.text;
@@ -353,20 +416,41 @@ export function resolveBuild(build: BuildSpec, platform: string): ResolvedBuild 
             if (spec.from !== undefined) {
               base = `:from=${spec.from}`;
               baseParts.push(fromSig ?? spec.from);
-            } else if (spec.uid !== undefined || spec.gid !== undefined || spec.mode !== undefined) {
-              base = `:uid=${spec.uid ?? 0},gid=${spec.gid ?? 0},mode=${spec.mode ?? "0755"}`;
+            } else if (
+              spec.uid !== undefined ||
+              spec.gid !== undefined ||
+              spec.mode !== undefined
+            ) {
+              // Numbers, as BuildKit parses them (uid/gid decimal, mode octal).
+              const mode =
+                spec.mode !== undefined
+                  ? parseInt(spec.mode, 8).toString(8).padStart(4, "0")
+                  : "0755";
+              base = `:uid=${Number(spec.uid ?? 0)},gid=${Number(spec.gid ?? 0)},mode=${mode}`;
               // DERIVED (BUILDKIT.md §4): the implicit mkdir base takes the target platform.
               baseParts.push(platform);
             }
             const key = `${ns}/${id.text}${base}`;
-            const match = prefix(`${ns}/`, id, baseParts.length ? `${base}@${baseParts.join(",")}` : "");
+            const match = prefix(
+              `${ns}/`,
+              id,
+              baseParts.length ? `${base}@${baseParts.join(",")}` : "",
+            );
             mounts.push({ raw, spec, id, explicitId, target, mountPoint, key, match });
             extra.push(`${spec.id ?? ""}|${spec.target ?? ""}|${spec.sharing}`);
           }
           if (mounts.length && !isBuilt) {
             // unbuilt stages are still listed (built: false); they race with nothing
           }
-          if (mounts.length) cacheRuns.push({ instruction: ins, stage: st, build, platform, built: isBuilt, mounts });
+          if (mounts.length)
+            cacheRuns.push({
+              instruction: ins,
+              stage: st,
+              build,
+              platform,
+              built: isBuilt,
+              mounts,
+            });
           step(extra, deps, mounts);
           break;
         }
@@ -391,12 +475,19 @@ function metaLookup(meta: Map<string, string>): Lookup {
 
 function envLookup(state: StageState, name: string, declaredGlobal: Set<string>): VarValue {
   const v = state.env.get(name);
-  if (v !== undefined) return v.value !== undefined ? { kind: "set", value: v.value } : { kind: "unknown", why: v.why ?? "" };
+  if (v !== undefined)
+    return v.value !== undefined
+      ? { kind: "set", value: v.value }
+      : { kind: "unknown", why: v.why ?? "" };
   if (state.imageEnv === null) return { kind: "unset" };
   if (name in state.imageEnv.known) return { kind: "set", value: state.imageEnv.known[name] };
   // Global and automatic args are out of scope unless re-declared: they expand to empty.
-  if (declaredGlobal.has(name) || name in automaticArgs("linux/amd64", "")) return { kind: "unset" };
-  return { kind: "unknown", why: `$${name} is not set in the Dockerfile and may come from the ENV of base image ${state.imageEnv.image}` };
+  if (declaredGlobal.has(name) || name in automaticArgs("linux/amd64", ""))
+    return { kind: "unset" };
+  return {
+    kind: "unknown",
+    why: `$${name} is not set in the Dockerfile and may come from the ENV of base image ${state.imageEnv.image}`,
+  };
 }
 
 /** path.Clean on an expanded target (holes kept as they are). */

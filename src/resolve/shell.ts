@@ -5,7 +5,8 @@
  */
 
 export type Lookup = (name: string) => VarValue;
-export type VarValue = { kind: "set"; value: string } | { kind: "unset" } | { kind: "unknown"; why: string };
+export type VarValue =
+  { kind: "set"; value: string } | { kind: "unset" } | { kind: "unknown"; why: string };
 
 export type Part = string | { unknown: string; why: string };
 
@@ -154,7 +155,9 @@ export function expandWord(word: string, lookup: Lookup, escape = "\\"): Expande
 }
 
 function finish(parts: Part[], error?: string): Expanded {
-  const unknowns = parts.filter((p): p is { unknown: string; why: string } => typeof p !== "string");
+  const unknowns = parts.filter(
+    (p): p is { unknown: string; why: string } => typeof p !== "string",
+  );
   const text = parts.map((p) => (typeof p === "string" ? p : `\${${p.unknown}}`)).join("");
   if (unknowns.length === 0) return { parts, value: text, text, error };
   return { parts, text, why: unknowns[0].why, error };
@@ -172,7 +175,9 @@ function findClose(s: string, from: number): number {
 function globToRegex(glob: string): string {
   return glob
     .split("")
-    .map((ch) => (ch === "*" ? ".*" : ch === "?" ? "." : ch.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")))
+    .map((ch) =>
+      ch === "*" ? ".*" : ch === "?" ? "." : ch.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&"),
+    )
     .join("");
 }
 

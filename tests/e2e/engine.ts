@@ -17,8 +17,11 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 
-/** Debian's 20.10 client. /usr/local/bin/docker may be a newer client: do not use it. */
-export const DOCKER = "/usr/bin/docker";
+/**
+ * Debian's 20.10 client. /usr/local/bin/docker may be a newer client: do not use it.
+ * BUILDRACE_DOCKER overrides it (tests of the engine gate point it at a fake client).
+ */
+export const DOCKER = process.env.BUILDRACE_DOCKER || "/usr/bin/docker";
 /** The imported busybox root filesystem (scripts/engine.sh). */
 export const BASE_IMAGE = "buildrace-base:latest";
 /** Repository root (tests/e2e/../..). */
@@ -54,7 +57,10 @@ export function engineAvailable(): boolean {
 function unavailableReason(): string {
   const info = spawnSync(DOCKER, ["info"], { encoding: "utf8", timeout: 15000 });
   if (info.error) return `${DOCKER}: ${info.error.message}`;
-  if (info.status !== 0) return `${DOCKER} info: ${(info.stderr || "").trim().split("\n").pop()}`;
+  if (info.status !== 0) {
+    const msg = (info.stderr || "").trim().split("\n").pop();
+    return `${DOCKER} info: ${msg || `exit code ${info.status}`}`;
+  }
   return `image ${BASE_IMAGE} missing`;
 }
 
@@ -85,9 +91,9 @@ export function describeEngine(name: string, fn: () => void): void {
   }
   if (!warned) {
     warned = true;
-    // eslint-disable-next-line no-console
-    console.warn(
-      `!!!!! SKIPPING engine e2e tests: no Docker engine (${reason}). Run \`sudo bash scripts/engine.sh\` to enable them. !!!!!`,
+    // One line, straight to stderr (jest would wrap console.warn in a code frame).
+    process.stderr.write(
+      `!!!!! SKIPPING engine e2e tests: no Docker engine (${reason}). Run \`sudo bash scripts/engine.sh\` to enable them. !!!!!\n`,
     );
   }
   describe.skip(name, fn);
@@ -166,7 +172,11 @@ export function buildAsync(dir: string, opts: BuildOptions = {}): Promise<BuildR
     child.on("error", (e) => chunks.push(Buffer.from(`\n${e.message}\n`)));
     child.on("close", (code) => {
       clearTimeout(timer);
-      resolve({ code: code ?? -1, log: Buffer.concat(chunks).toString("utf8"), ms: Date.now() - t0 });
+      resolve({
+        code: code ?? -1,
+        log: Buffer.concat(chunks).toString("utf8"),
+        ms: Date.now() - t0,
+      });
     });
   });
 }
@@ -178,7 +188,10 @@ export interface CliResult {
 }
 
 /** `node bin/buildrace.js <args>` from the repository root (or opts.cwd). */
-export function runBuildrace(args: string[], opts: { cwd?: string; input?: string; timeoutMs?: number } = {}): CliResult {
+export function runBuildrace(
+  args: string[],
+  opts: { cwd?: string; input?: string; timeoutMs?: number } = {},
+): CliResult {
   const r = spawnSync(process.execPath, [CLI, ...args], {
     cwd: opts.cwd ?? REPO_ROOT,
     encoding: "utf8",
@@ -227,6 +240,9 @@ export function makeContext(files: Record<string, string>, prefix?: string): str
 
 /** True when a local image with this reference exists. */
 export function imageExists(ref: string): boolean {
-  const r = spawnSync(DOCKER, ["image", "inspect", "--format", "{{.Id}}", ref], { encoding: "utf8", timeout: 15000 });
+  const r = spawnSync(DOCKER, ["image", "inspect", "--format", "{{.Id}}", ref], {
+    encoding: "utf8",
+    timeout: 15000,
+  });
   return r.status === 0;
 }

@@ -12,7 +12,8 @@
  *   with `from=` become bind mounts of the same source (dependency edges stay), and the
  *   command is a busybox sh script named by a hash of the ORIGINAL instruction text, so
  *   steps the engine de-duplicates stay de-duplicated;
- * - other RUNs become `RUN [from-binds] true # <hash>`; COPY/ADD from the context become
+ * - other RUNs become `RUN <probe cache> [from-binds] touch /probe/tick/<hash>.$RANDOM` (the
+ *   tick tells waiting steps that the build is progressing); COPY/ADD from the context become
  *   `COPY --from=buildrace-base /etc/buildrace-probe /buildrace-copy/<hash>`;
  *   `COPY --from=<stage|image>` keeps its edge and copies a file that exists;
  * - USER becomes `USER 0:<gid from hash>` (users may not exist), SHELL becomes a busybox
@@ -29,10 +30,11 @@
  *
  * Only node's child_process, fs, os and path are used.
  */
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { BASE_IMAGE, build, BuildResult, imageExists, removeDir, tmpDir, uniqueId } from "./engine";
+import { BASE_IMAGE, build, BuildResult, DOCKER, removeDir, tmpDir, uniqueId } from "./engine";
 
 // ---------------------------------------------------------------- small utilities
 
@@ -54,7 +56,14 @@ export function probeHash(text: string): string {
 
 /** The host platform as `os/arch`. */
 export function hostPlatform(): string {
-  const arch: Record<string, string> = { x64: "amd64", arm64: "arm64", arm: "arm", ppc64: "ppc64le", s390x: "s390x", ia32: "386" };
+  const arch: Record<string, string> = {
+    x64: "amd64",
+    arm64: "arm64",
+    arm: "arm",
+    ppc64: "ppc64le",
+    s390x: "s390x",
+    ia32: "386",
+  };
   return `linux/${arch[os.arch()] ?? os.arch()}`;
 }
 
@@ -83,7 +92,11 @@ function normalizePlatform(p: string, host: string): string {
 }
 
 /** Shell-like word expansion as BuildKit does for FROM: $V, ${V}, ${V:-w}, ${V-w}, ${V:+w}, ${V+w}. */
-export function expandWord(word: string, vars: Record<string, string | undefined>, escape = "\\"): string {
+export function expandWord(
+  word: string,
+  vars: Record<string, string | undefined>,
+  escape = "\\",
+): string {
   let out = "";
   let i = 0;
   let quote: string | null = null;
@@ -112,9 +125,11 @@ export function expandWord(word: string, vars: Record<string, string | undefined
           const v = vars[m[1]];
           const op = m[2];
           if (op === undefined) out += v ?? "";
-          else if (op === ":-") out += v === undefined || v === "" ? expandWord(m[3], vars, escape) : v;
+          else if (op === ":-")
+            out += v === undefined || v === "" ? expandWord(m[3], vars, escape) : v;
           else if (op === "-") out += v === undefined ? expandWord(m[3], vars, escape) : v;
-          else if (op === ":+") out += v === undefined || v === "" ? "" : expandWord(m[3], vars, escape);
+          else if (op === ":+")
+            out += v === undefined || v === "" ? "" : expandWord(m[3], vars, escape);
           else if (op === "+") out += v === undefined ? "" : expandWord(m[3], vars, escape);
         }
         i = end + 1;
@@ -339,13 +354,22 @@ export function readDockerfile(text: string): ParsedDockerfile {
         heredocs.push(body.join("\n"));
       }
     }
-    instructions.push({ line: start + 1, endLine: i + 1, keyword, rest: rest.replace(/\s+$/, ""), heredocs });
+    instructions.push({
+      line: start + 1,
+      endLine: i + 1,
+      keyword,
+      rest: rest.replace(/\s+$/, ""),
+      heredocs,
+    });
   }
   return { escape, directives, instructions };
 }
 
 /** Split the leading `--flag` words (quotes removed) from the rest of an instruction. */
-export function splitFlags(rest: string, escape = "\\"): { flags: { name: string; value: string; raw: string }[]; args: string } {
+export function splitFlags(
+  rest: string,
+  escape = "\\",
+): { flags: { name: string; value: string; raw: string }[]; args: string } {
   const flags: { name: string; value: string; raw: string }[] = [];
   let pos = 0;
   for (;;) {
@@ -520,7 +544,12 @@ function canonicalInstruction(ins: Instruction, escape: string): string {
  * `wait` maps a hash to the number of distinct executions of it (markers) to meet,
  * counting this step itself when it is the same hash.
  */
-export function rendezvousScript(hash: string, wait: Map<string, number>, idleTicks: number, maxTicks: number): string {
+export function rendezvousScript(
+  hash: string,
+  wait: Map<string, number>,
+  idleTicks: number,
+  maxTicks: number,
+): string {
   const checks: string[] = [];
   for (const [h, n] of [...wait.entries()].sort()) {
     if (h === hash && n <= 1) continue;
@@ -529,12 +558,12 @@ export function rendezvousScript(hash: string, wait: Map<string, number>, idleTi
   }
   return [
     `PATH=/bin:/usr/bin:$PATH; d=/probe; h=${hash};`,
-    `mkdir -p $d/live $d/done;`,
+    `mkdir -p $d/live $d/done $d/tick;`,
     `i=$(cat /proc/sys/kernel/random/uuid 2>/dev/null || echo $RANDOM$RANDOM); me=$h.\${i%%-*};`,
     `touch $d/live/$me; saw=; prev=; idle=0; n=0;`,
     `while :; do`,
     `for f in $d/live/*; do b=\${f##*/}; case " $me$saw " in *" $b "*) ;; *) [ -e $f ] && saw="$saw $b";; esac; done;`,
-    `st=$(ls $d/live $d/done); [ "$st" != "$prev" ] && prev=$st && idle=0;`,
+    `st=$(ls $d/live $d/done $d/tick); [ "$st" != "$prev" ] && prev=$st && idle=0;`,
     checks.length ? `got=$( (ls $d/done; for x in $me $saw; do echo $x; done) | sort -u);` : "",
     `ok=1; ${checks.join(" ")}`,
     `[ $ok = 1 ] && break; [ $n -ge ${maxTicks} ] && break;`,
@@ -619,7 +648,9 @@ function analyze(text: string, opts: ProbeOptions): Model {
           if (norm === null) invalidBase = true;
           else {
             const pf = flags.find((f) => f.name === "platform");
-            const plat = pf ? normalizePlatform(expandWord(pf.value, globalVars, esc), platform) : platform;
+            const plat = pf
+              ? normalizePlatform(expandWord(pf.value, globalVars, esc), platform)
+              : platform;
             image = plat === platform ? norm : `${norm}|${plat}`;
           }
         }
@@ -674,7 +705,8 @@ function analyze(text: string, opts: ProbeOptions): Model {
 
   // Dependencies and reachability.
   for (const st of stages) {
-    for (const ins of st.instrs) for (const s of fromStages(ins, st.index)) if (!st.deps.includes(s)) st.deps.push(s);
+    for (const ins of st.instrs)
+      for (const s of fromStages(ins, st.index)) if (!st.deps.includes(s)) st.deps.push(s);
   }
   let target = stages.length - 1;
   if (opts.target !== undefined) target = lastByName(opts.target) ?? -1;
@@ -754,7 +786,9 @@ function analyze(text: string, opts: ProbeOptions): Model {
         for (const s of froms) preds[n].add(stageLast[s]);
         const participant =
           ins.keyword === "RUN" &&
-          splitFlags(ins.rest, esc).flags.some((f) => f.name === "mount" && parseMount(f.value)?.type === "cache");
+          splitFlags(ins.rest, esc).flags.some(
+            (f) => f.name === "mount" && parseMount(f.value)?.type === "cache",
+          );
         steps.push({ line: ins.line, stage: st.index, step, hash: h, participant, node: n });
         cur = n;
       }
@@ -929,7 +963,11 @@ function render(
             const script = rendezvousScript(h, waits.get(h) ?? new Map(), idleTicks, maxTicks);
             out.push(`RUN ${[probeMount, ...flags].join(" ")} ${script}`);
           } else {
-            out.push(`RUN ${flags.length ? flags.join(" ") + " " : ""}true # ${h}`);
+            // A tick in the probe cache: waiting steps see that the build is progressing.
+            const probeMount = `--mount=type=cache,id=${probeId},target=/probe,sharing=shared`;
+            out.push(
+              `RUN ${[probeMount, ...flags].join(" ")} mkdir -p /probe/tick && touch /probe/tick/${h}.$RANDOM`,
+            );
           }
           break;
         }
@@ -969,7 +1007,12 @@ export function makeProbe(text: string, opts: ProbeOptions = {}): ProbePlan {
   return planFor(analyze(text, opts), opts, opts.waitPairs);
 }
 
-function planFor(model: Model, opts: ProbeOptions, waitPairs: LinePair[] | undefined, probeId?: string): ProbePlan {
+function planFor(
+  model: Model,
+  opts: ProbeOptions,
+  waitPairs: LinePair[] | undefined,
+  probeId?: string,
+): ProbePlan {
   const id = probeId ?? opts.probeId ?? uniqueId("probe");
   const idleSeconds = opts.idleSeconds ?? 2;
   const maxSeconds = opts.maxSeconds ?? 30;
@@ -1037,7 +1080,8 @@ export function parseProbeLog(log: string, plan: ProbePlan): ProbeObservation {
   }
   const partByHash = new Map(plan.participants.map((p) => [p.hash, p]));
   const stageByDisplay = new Map(plan.stages.map((s) => [s.display, s.index]));
-  const reachable = (line: number) => plan.participants.some((p) => p.reachableLines.includes(line));
+  const reachable = (line: number) =>
+    plan.participants.some((p) => p.reachableLines.includes(line));
   const groupLines = (h: string): number[] => {
     const p = partByHash.get(h);
     if (!p) return [];
@@ -1054,13 +1098,24 @@ export function parseProbeLog(log: string, plan: ProbePlan): ProbeObservation {
       // The vertex is named after one of the steps it stands for; the others are the
       // steps the model de-duplicates with it.
       lines = plan.steps
-        .filter((s) => s.participant && s.node === st.node && (s.line === st.line || reachable(s.line)))
+        .filter(
+          (s) => s.participant && s.node === st.node && (s.line === st.line || reachable(s.line)),
+        )
         .map((s) => s.line);
     } else {
       lines = groupLines(hash);
       ambiguous = lines.length > 1;
     }
-    return { marker: r.marker, hash, vertex: r.vertex, stage: vn?.stage, step: vn?.step, lines, ambiguous, saw: r.saw };
+    return {
+      marker: r.marker,
+      hash,
+      vertex: r.vertex,
+      stage: vn?.stage,
+      step: vn?.step,
+      lines,
+      ambiguous,
+      saw: r.saw,
+    };
   });
   const byMarker = new Map(instances.map((x) => [x.marker, x]));
   const pairs: LinePair[] = [];
@@ -1080,23 +1135,50 @@ export function parseProbeLog(log: string, plan: ProbePlan): ProbeObservation {
 
 // ---------------------------------------------------------------- running it
 
-/** Build the local probe images the plan needs (distinct content per image key). */
+let baseId: string | undefined;
+
+/**
+ * Build the local probe images the plan needs (distinct content per image key). An image
+ * is rebuilt when buildrace-base changed since it was built (label buildrace.probe.base).
+ */
 export function ensureProbeImages(images: ProbeImage[]): void {
+  if (images.length === 0) return;
+  if (baseId === undefined) {
+    const r = spawnSync(DOCKER, ["image", "inspect", "--format", "{{.Id}}", BASE_IMAGE], {
+      encoding: "utf8",
+      timeout: 15000,
+    });
+    if (r.status !== 0) throw new Error(`${BASE_IMAGE} is missing: run \`bash scripts/engine.sh\``);
+    baseId = r.stdout.trim();
+  }
   for (const img of images) {
-    if (imageExists(img.tag)) continue;
+    const have = spawnSync(
+      DOCKER,
+      ["image", "inspect", "--format", '{{index .Config.Labels "buildrace.probe.base"}}', img.tag],
+      { encoding: "utf8", timeout: 15000 },
+    );
+    if (have.status === 0 && have.stdout.trim() === baseId) continue;
     const dir = tmpDir("buildrace-probe-img-");
     try {
       fs.writeFileSync(path.join(dir, "image"), img.key + "\n");
-      fs.writeFileSync(path.join(dir, "Dockerfile"), `FROM ${BASE_IMAGE}\nCOPY image /etc/buildrace-image\n`);
+      fs.writeFileSync(
+        path.join(dir, "Dockerfile"),
+        `FROM ${BASE_IMAGE}\nLABEL buildrace.probe.base=${baseId}\nCOPY image /etc/buildrace-image\n`,
+      );
       const r = build(dir, { tag: img.tag });
-      if (r.code !== 0) throw new Error(`building probe image ${img.tag} (${img.key}) failed:\n${r.log}`);
+      if (r.code !== 0)
+        throw new Error(`building probe image ${img.tag} (${img.key}) failed:\n${r.log}`);
     } finally {
       removeDir(dir);
     }
   }
 }
 
+export type ProbeBuildKind = "all" | "star" | "pair";
+
 export interface ProbeBuild {
+  /** "all": every model pair waits; "star": one step and its unmet partners; "pair": one pair */
+  kind: ProbeBuildKind;
   probeId: string;
   /** pairs whose steps waited for each other */
   waitPairs: LinePair[];
@@ -1113,8 +1195,19 @@ export interface RunProbeOptions extends ProbeOptions {
    * pairs are always tried.
    */
   hypothesis?: LinePair[];
-  /** at most this many builds (default 12) */
+  /**
+   * Try every pair of reachable cache RUNs, not only the model's and the hypothesis's, so
+   * the engine alone decides each pair. Slow: each pair that cannot overlap costs a
+   * single-pair build with a timeout (about starIdleSeconds).
+   */
+  exhaustive?: boolean;
+  /** at most this many builds (default 16); pairs left open are reported as `undecided` */
   maxBuilds?: number;
+  /**
+   * Idle timeout in star and single-pair builds (default 4 s; larger than idleSeconds so a
+   * slow start is not taken for "cannot overlap").
+   */
+  starIdleSeconds?: number;
 }
 
 export interface ProbeResult {
@@ -1129,10 +1222,12 @@ export interface ProbeResult {
   ms: number;
   /** every pair seen at the same time in some build (smaller line first, sorted) */
   pairs: LinePair[];
-  /** the pairs the probe tried to meet: its model plus the hypothesis */
+  /** the pairs the probe tried to meet: its model, the hypothesis, or all (exhaustive) */
   tried: LinePair[];
-  /** tried pairs that were not seen (a decisive build waited for them in vain) */
+  /** tried pairs not seen although a single-pair build waited for them: they cannot overlap */
   unconfirmed: LinePair[];
+  /** tried pairs neither seen nor decided (maxBuilds reached, or a build failed) */
+  undecided: LinePair[];
   /** seen pairs the probe's model does not predict */
   surprises: LinePair[];
   /** executions of the first build */
@@ -1145,27 +1240,46 @@ export interface ProbeResult {
 const key = (p: LinePair) => `${p[0]},${p[1]}`;
 
 /**
- * Probe one Dockerfile's text for one target on the engine. The first build lets every
- * step wait for all the steps it may meet (`tried`); pairs not seen then get "star"
- * builds, in which one step waits for its unmet partners and each partner waits only
- * for it (no deadlock is possible, so a pair not seen there cannot run at the same time).
+ * Probe one Dockerfile's text for one target on the engine.
+ * 1. "all": every pair of the probe's model waits for each other (usually the only build).
+ * 2. "star": for model pairs not met (orders no single schedule can show, like two
+ *    parallel chains of two), one step waits for its unmet partners, each partner for it.
+ * 3. "pair": each pair still not met (and each hypothesis pair the model orders) gets a
+ *    build where only those two steps wait: nothing else can hold them up, so a pair not
+ *    met there cannot run at the same time (`unconfirmed`).
+ * A pair seen in any build ran at the same time (`pairs`).
  */
 export function runProbe(text: string, opts: RunProbeOptions = {}): ProbeResult {
   const model = analyze(text, opts);
   const reachLines = new Set(model.participants.flatMap((p) => p.reachableLines));
-  const tried = sortPairs([
-    ...model.modelPairs,
-    ...(opts.hypothesis ?? []).filter(([a, b]) => a !== b && reachLines.has(a) && reachLines.has(b)),
-  ]);
-  const maxBuilds = opts.maxBuilds ?? 12;
+  const extra: LinePair[] = [];
+  if (opts.exhaustive) {
+    const reach = model.steps.filter((s) => s.participant && model.stages[s.stage].reachable);
+    for (const a of reach)
+      for (const b of reach) if (a.line < b.line && a.node !== b.node) extra.push([a.line, b.line]);
+  }
+  for (const [a, b] of opts.hypothesis ?? [])
+    if (a !== b && reachLines.has(a) && reachLines.has(b)) extra.push([a, b]);
+  const modelKeys = new Set(model.modelPairs.map(key));
+  const tried = sortPairs([...model.modelPairs, ...extra]);
+  const maxBuilds = opts.maxBuilds ?? 16;
   const builds: ProbeBuild[] = [];
   const seen = new Set<string>();
-  const decided = new Set<string>();
+  const starred = new Set<string>(); // pairs a star build has waited for
+  const decided = new Set<string>(); // pairs a single-pair build has waited for
+  // Pairs the model orders would only stall "all" and "star" builds: straight to "pair".
+  for (const p of tried) if (!modelKeys.has(key(p))) starred.add(key(p));
   let firstPlan: ProbePlan | undefined;
   let firstObs: ProbeObservation | undefined;
-  let waitPairs: LinePair[] = tried;
+  let kind: ProbeBuildKind = "all";
+  let waitPairs: LinePair[] = opts.waitPairs ?? model.modelPairs;
   for (;;) {
-    const plan = planFor(model, opts, waitPairs);
+    const plan = planFor(
+      model,
+      kind === "all" ? opts : { ...opts, idleSeconds: opts.starIdleSeconds ?? 4 },
+      waitPairs,
+      uniqueId(opts.probeId ?? "probe"), // every build needs a fresh, empty probe cache
+    );
     ensureProbeImages(plan.images);
     const dir = tmpDir("buildrace-probe-");
     let r: BuildResult;
@@ -1176,28 +1290,45 @@ export function runProbe(text: string, opts: RunProbeOptions = {}): ProbeResult 
       removeDir(dir);
     }
     const obs = parseProbeLog(r.log, plan);
-    builds.push({ probeId: plan.probeId, waitPairs, code: r.code, ms: r.ms, pairs: obs.pairs, log: r.log });
+    builds.push({
+      kind,
+      probeId: plan.probeId,
+      waitPairs,
+      code: r.code,
+      ms: r.ms,
+      pairs: obs.pairs,
+      log: r.log,
+    });
     if (!firstPlan) {
       firstPlan = plan;
       firstObs = obs;
     }
     for (const p of obs.pairs) seen.add(key(p));
-    if (builds.length > 1) for (const p of waitPairs) decided.add(key(p));
-    if (r.code !== 0 || builds.length >= maxBuilds) break;
-    const open = tried.filter((p) => !seen.has(key(p)) && !decided.has(key(p)));
-    if (open.length === 0) break;
-    // A star around the line with the most open pairs.
-    const count = new Map<number, number>();
-    for (const [a, b] of open) {
-      count.set(a, (count.get(a) ?? 0) + 1);
-      count.set(b, (count.get(b) ?? 0) + 1);
-    }
-    const anchor = [...count.entries()].sort((x, y) => y[1] - x[1] || x[0] - y[0])[0][0];
-    waitPairs = open.filter(([a, b]) => a === anchor || b === anchor);
+    if (r.code !== 0) break;
+    if (kind === "star") for (const p of waitPairs) starred.add(key(p));
+    if (kind === "pair") for (const p of waitPairs) decided.add(key(p));
+    if (builds.length >= maxBuilds) break;
+    const open = tried.filter((p) => !seen.has(key(p)));
+    const forStar = open.filter((p) => !starred.has(key(p)));
+    const forPair = open.filter((p) => starred.has(key(p)) && !decided.has(key(p)));
+    if (forStar.length > 0) {
+      // A star around the line with the most pairs still to meet.
+      const count = new Map<number, number>();
+      for (const [a, b] of forStar) {
+        count.set(a, (count.get(a) ?? 0) + 1);
+        count.set(b, (count.get(b) ?? 0) + 1);
+      }
+      const anchor = [...count.entries()].sort((x, y) => y[1] - x[1] || x[0] - y[0])[0][0];
+      kind = "star";
+      waitPairs = forStar.filter(([a, b]) => a === anchor || b === anchor);
+    } else if (forPair.length > 0) {
+      kind = "pair";
+      waitPairs = [forPair[0]];
+    } else break;
   }
   const pairs = sortPairs([...seen].map((s) => s.split(",").map(Number) as LinePair));
-  const modelKeys = new Set(model.modelPairs.map(key));
   const failed = builds.find((b) => b.code !== 0);
+  const first = firstObs as ProbeObservation;
   return {
     plan: firstPlan as ProbePlan,
     builds,
@@ -1206,12 +1337,13 @@ export function runProbe(text: string, opts: RunProbeOptions = {}): ProbeResult 
     ms: builds.reduce((s, b) => s + b.ms, 0),
     pairs,
     tried,
-    unconfirmed: tried.filter((p) => !seen.has(key(p))),
+    unconfirmed: tried.filter((p) => !seen.has(key(p)) && decided.has(key(p))),
+    undecided: tried.filter((p) => !seen.has(key(p)) && !decided.has(key(p))),
     surprises: pairs.filter((p) => !modelKeys.has(key(p))),
-    instances: (firstObs as ProbeObservation).instances,
-    ran: (firstObs as ProbeObservation).ran,
-    missing: (firstObs as ProbeObservation).missing,
-    unexpectedLines: (firstObs as ProbeObservation).unexpectedLines,
+    instances: first.instances,
+    ran: first.ran,
+    missing: first.missing,
+    unexpectedLines: first.unexpectedLines,
   };
 }
 

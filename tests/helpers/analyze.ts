@@ -49,9 +49,11 @@ export function df(...lines: string[]): string {
 export const errorsOf = (f: JsonFile, severity: "error" | "warning" = "error") =>
   f.errors.filter((e) => e.severity === severity);
 export const runAt = (f: JsonFile, line: number) => f.cacheRuns.filter((r) => r.line === line);
-export const keysAt = (f: JsonFile, line: number) => runAt(f, line).flatMap((r) => r.mounts.map((m) => m.key));
+export const keysAt = (f: JsonFile, line: number) =>
+  runAt(f, line).flatMap((r) => r.mounts.map((m) => m.key));
 export const isParallel = (f: JsonFile, a: number, b: number) =>
   f.parallel.some(([x, y]) => x === Math.min(a, b) && y === Math.max(a, b));
-export const racesOf = (f: JsonFile, rule = "shared-cache-race") => f.races.filter((r) => r.rule === rule);
+export const racesOf = (f: JsonFile, rule = "shared-cache-race") =>
+  f.races.filter((r) => r.rule === rule);
 export const raceLines = (f: JsonFile, rule = "shared-cache-race") =>
   racesOf(f, rule).map((r) => r.uses.map((u) => u.line).sort((a, b) => a - b));

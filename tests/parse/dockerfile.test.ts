@@ -8,13 +8,7 @@ import { analyzeText, df, errorsOf, keysAt, runAt } from "../helpers/analyze";
 describe("escape directive", () => {
   test("# escape=` makes the backtick the continuation character", async () => {
     const f = await analyzeText(
-      df(
-        "# escape=`",
-        "FROM alpine",
-        "RUN --mount=type=cache,`",
-        "target=/x `",
-        "    echo hi",
-      ),
+      df("# escape=`", "FROM alpine", "RUN --mount=type=cache,`", "target=/x `", "    echo hi"),
     );
     expect(errorsOf(f)).toEqual([]);
     expect(f.cacheRuns.map((r) => r.line)).toEqual([3]);
@@ -93,7 +87,9 @@ describe("continuations", () => {
   test("continuation lines keep their leading whitespace: an indented rest is not part of the flag", async () => {
     // joined: `RUN --mount=type=cache,    target=/x echo` — the flag word is `type=cache,`
     // with an empty last field, which BuildKit rejects when the stage is dispatched.
-    const f = await analyzeText(df("FROM alpine", "RUN --mount=type=cache,\\", "    target=/x echo hi"));
+    const f = await analyzeText(
+      df("FROM alpine", "RUN --mount=type=cache,\\", "    target=/x echo hi"),
+    );
     const errs = errorsOf(f);
     expect(errs).toHaveLength(1);
     expect(errs[0].line).toBe(2);
@@ -117,7 +113,10 @@ describe("heredocs", () => {
     expect(f.cacheRuns.map((r) => r.line)).toEqual([6]);
     expect(f.cacheRuns[0].stage).toBe("a");
     expect(keysAt(f, 6)).toEqual(["//yes"]);
-    const p = parseDockerfile("Dockerfile", df("FROM alpine", "RUN <<EOF", "FROM x", "EOF", "RUN true"));
+    const p = parseDockerfile(
+      "Dockerfile",
+      df("FROM alpine", "RUN <<EOF", "FROM x", "EOF", "RUN true"),
+    );
     expect(p.stages).toHaveLength(1);
     expect(p.stages[0].instructions.map((i) => [i.keyword, i.line])).toEqual([
       ["RUN", 2],
@@ -184,7 +183,9 @@ describe("line endings, BOM and keyword case", () => {
   });
 
   test("a UTF-8 BOM is ignored", async () => {
-    const f = await analyzeText("\uFEFF" + df("FROM alpine", "RUN --mount=type=cache,target=/x true"));
+    const f = await analyzeText(
+      "\uFEFF" + df("FROM alpine", "RUN --mount=type=cache,target=/x true"),
+    );
     expect(errorsOf(f)).toEqual([]);
     expect(f.cacheRuns.map((r) => r.line)).toEqual([2]);
     expect(keysAt(f, 2)).toEqual(["//x"]);
@@ -222,7 +223,8 @@ describe("line endings, BOM and keyword case", () => {
 describe("directive block and escapes inside flag words", () => {
   test("a directive after a blank line is a plain comment", async () => {
     const f = await analyzeText(
-      "\n" + df("# escape=`", "FROM alpine", "RUN --mount=type=cache,target=/x echo \\", "  still-run"),
+      "\n" +
+        df("# escape=`", "FROM alpine", "RUN --mount=type=cache,target=/x echo \\", "  still-run"),
     );
     expect(errorsOf(f)).toEqual([]);
     // backslash is still the escape: lines 4-5 are one RUN
@@ -231,7 +233,13 @@ describe("directive block and escapes inside flag words", () => {
 
   test("syntax and escape directives together", async () => {
     const f = await analyzeText(
-      df("# syntax=docker/dockerfile:1", "# escape = `", "FROM alpine", "RUN --mount=type=cache,`", "target=/x true"),
+      df(
+        "# syntax=docker/dockerfile:1",
+        "# escape = `",
+        "FROM alpine",
+        "RUN --mount=type=cache,`",
+        "target=/x true",
+      ),
     );
     expect(errorsOf(f)).toEqual([]);
     expect(keysAt(f, 4)).toEqual(["//x"]);
@@ -250,16 +258,75 @@ describe("directive block and escapes inside flag words", () => {
   });
 
   test("trailing blanks after the escape still continue the line", async () => {
-    const f = await analyzeText(df("FROM alpine", "RUN --mount=type=cache,\\  \t", "target=/x true"));
+    const f = await analyzeText(
+      df("FROM alpine", "RUN --mount=type=cache,\\  \t", "target=/x true"),
+    );
     expect(errorsOf(f)).toEqual([]);
     expect(keysAt(f, 2)).toEqual(["//x"]);
   });
 
   test("a doubled escape at the end of a line is not a continuation", async () => {
     const f = await analyzeText(
-      df("FROM alpine", "RUN --mount=type=cache,target=/x echo \\\\", "RUN --mount=type=cache,target=/y true"),
+      df(
+        "FROM alpine",
+        "RUN --mount=type=cache,target=/x echo \\\\",
+        "RUN --mount=type=cache,target=/y true",
+      ),
     );
     expect(errorsOf(f)).toEqual([]);
     expect(f.cacheRuns.map((r) => r.line)).toEqual([2, 3]);
+  });
+});
+
+describe("escaped escapes at the end of a line", () => {
+  test("three escapes at the end are not a continuation either (BuildKit's regex)", async () => {
+    const f = await analyzeText(
+      df(
+        "FROM alpine",
+        "RUN --mount=type=cache,target=/x echo \\\\\\",
+        "RUN --mount=type=cache,target=/y true",
+      ),
+    );
+    expect(f.cacheRuns.map((r) => r.line)).toEqual([2, 3]);
+  });
+
+  test("two backticks at the end under escape=` are not a continuation", async () => {
+    const f = await analyzeText(
+      df(
+        "# escape=`",
+        "FROM alpine",
+        "RUN --mount=type=cache,target=/x echo ``",
+        "RUN --mount=type=cache,target=/y true",
+      ),
+    );
+    expect(errorsOf(f)).toEqual([]);
+    expect(f.cacheRuns.map((r) => r.line)).toEqual([3, 4]);
+  });
+
+  test("a line holding only the escape continues", async () => {
+    const f = await analyzeText(
+      df(
+        "FROM alpine",
+        "RUN --mount=type=cache,\\",
+        "\\",
+        "target=/x true",
+        "RUN --mount=type=cache,target=/y true",
+      ),
+    );
+    expect(errorsOf(f)).toEqual([]);
+    expect(f.cacheRuns.map((r) => r.line)).toEqual([2, 5]);
+    expect(keysAt(f, 2)).toEqual(["//x"]);
+  });
+});
+
+describe("more directive forms", () => {
+  test.each([
+    ["#escape=`", "`"],
+    ["# ESCAPE = `", "`"],
+    ["  # escape=`", "`"],
+    ["# unknownkey=value\n# escape=`", "`"],
+    ["# a plain comment\n# escape=`", "\\"],
+  ])("%j → escape %s", (head, escape) => {
+    expect(parseDockerfile("Dockerfile", df(head, "FROM alpine")).escape).toBe(escape);
   });
 });

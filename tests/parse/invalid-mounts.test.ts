@@ -18,17 +18,58 @@ function twoStages(mount: string, before = ""): string {
 
 const cases: [string, string, RegExp][] = [
   ["unknown key", "type=cache,target=/x,foo=bar", /unexpected key 'foo'/],
-  ["bad sharing value", "type=cache,target=/x,sharing=exclusive", /unsupported sharing value "exclusive"/],
+  [
+    "bad sharing value",
+    "type=cache,target=/x,sharing=exclusive",
+    /unsupported sharing value "exclusive"/,
+  ],
   ["mode=0o755 is not octal", "type=cache,target=/x,mode=0o755", /mode/],
   ["mode=9 is not octal", "type=cache,target=/x,mode=9", /mode/],
-  ["size before type=tmpfs", "size=1g,type=tmpfs,target=/t", /unexpected key 'size' for mount type 'bind'/],
-  ["required on a bind mount", "type=bind,target=/t,required", /unexpected key 'required' for mount type 'bind'/],
-  ["required=true on a bind mount", "type=bind,target=/t,required=true", /unexpected key 'required' for mount type 'bind'/],
-  ["required before type=secret", "required,type=secret,id=tok", /unexpected key 'required' for mount type 'bind'/],
+  [
+    "size before type=tmpfs",
+    "size=1g,type=tmpfs,target=/t",
+    /unexpected key 'size' for mount type 'bind'/,
+  ],
+  [
+    "required on a bind mount",
+    "type=bind,target=/t,required",
+    /unexpected key 'required' for mount type 'bind'/,
+  ],
+  [
+    "required=true on a bind mount",
+    "type=bind,target=/t,required=true",
+    /unexpected key 'required' for mount type 'bind'/,
+  ],
+  [
+    "required before type=secret",
+    "required,type=secret,id=tok",
+    /unexpected key 'required' for mount type 'bind'/,
+  ],
   ["unsupported type", "type=volume,target=/x", /unsupported mount type "volume"/],
   ["empty field", "type=cache,,target=/x", /invalid field '' must be a key=value pair/],
-  ["sharing on a bind mount", "type=bind,target=/x,sharing=locked", /invalid cache sharing set for bind mount/],
+  [
+    "sharing on a bind mount",
+    "type=bind,target=/x,sharing=locked",
+    /invalid cache sharing set for bind mount/,
+  ],
   ["uid on a bind mount", "type=bind,target=/x,uid=1", /uid not allowed for "bind"/],
+  ["mode on a tmpfs mount", "type=tmpfs,target=/x,mode=0700", /mode not allowed for "tmpfs"/],
+  ["uid that is not decimal", "type=cache,target=/x,uid=0x10", /uid/],
+  ["ro with a bad boolean", "type=cache,target=/x,ro=yes", /invalid value for ro: yes/],
+  [
+    "required with a bad boolean",
+    "type=secret,id=tok,required=yes",
+    /invalid value for required: yes/,
+  ],
+  ["size that is not a size", "type=tmpfs,target=/t,size=lots", /invalid value for size: lots/],
+  ["a secret with from", "type=secret,id=tok,from=alpine", /secret mount should not have a from/],
+  ["a secret with sharing", "type=secret,id=tok,sharing=locked", /sharing/],
+  ["a secret with neither source, target nor id", "type=secret,env=TOKEN", /invalid secret mount/],
+  [
+    "a secret with both source and id",
+    "type=secret,id=tok,source=/run/tok",
+    /both source and id can't be set/,
+  ],
 ];
 
 describe.each(cases)("%s", (_name, mount, message) => {
@@ -59,7 +100,9 @@ describe("valid counterparts are not reported", () => {
   });
 
   test("mode/uid/gid check order does not matter", async () => {
-    const f = await analyzeText(df("FROM alpine", "RUN --mount=mode=0700,uid=1,type=cache,target=/x true"));
+    const f = await analyzeText(
+      df("FROM alpine", "RUN --mount=mode=0700,uid=1,type=cache,target=/x true"),
+    );
     expect(f.errors).toEqual([]);
     expect(f.cacheRuns).toHaveLength(1);
   });
@@ -80,7 +123,7 @@ describe("cache mount without a target", () => {
     expect(errorsOf(f)[0].message).toMatch(/invalid mount target "\/"/);
   });
 
-  test("under another WORKDIR it mounts there and its default id is path.Clean(\"\") = \".\"", async () => {
+  test('under another WORKDIR it mounts there and its default id is path.Clean("") = "."', async () => {
     const f = await analyzeText(df("FROM alpine", "WORKDIR /app", "RUN --mount=type=cache true"));
     expect(f.errors).toEqual([]);
     expect(f.cacheRuns).toHaveLength(1);
@@ -91,7 +134,14 @@ describe("cache mount without a target", () => {
 describe("error lines", () => {
   test("the line is where the RUN starts, even when the bad field is on a continuation line", async () => {
     const f = await analyzeText(
-      df("FROM alpine", "# c", "RUN \\", "  --mount=type=cache,target=/x,\\", "sharing=bogus \\", "  true"),
+      df(
+        "FROM alpine",
+        "# c",
+        "RUN \\",
+        "  --mount=type=cache,target=/x,\\",
+        "sharing=bogus \\",
+        "  true",
+      ),
     );
     expect(errorsOf(f).map((e) => e.line)).toEqual([3]);
   });

@@ -39,7 +39,9 @@ describe("flag words lose their shell quotes", () => {
   });
 
   test("single quotes around the whole flag value are removed too", async () => {
-    const f = await analyzeText(df("FROM alpine", "RUN --mount='type=cache,id=x y,target=/c' echo"));
+    const f = await analyzeText(
+      df("FROM alpine", "RUN --mount='type=cache,id=x y,target=/c' echo"),
+    );
     expect(errorsOf(f)).toEqual([]);
     expect(keysAt(f, 2)).toEqual(["/x y"]);
   });
@@ -96,7 +98,9 @@ describe("CSV splitting of the mount value", () => {
 
   test("an empty --mount= value fails with EOF", async () => {
     const f = await analyzeText(df("FROM alpine", "RUN --mount= echo"));
-    expect(errorsOf(f).map((e) => [e.line, e.message])).toEqual([[2, "failed to parse csv mounts: EOF"]]);
+    expect(errorsOf(f).map((e) => [e.line, e.message])).toEqual([
+      [2, "failed to parse csv mounts: EOF"],
+    ]);
   });
 
   test("each field splits at its first =", () => {
@@ -164,9 +168,13 @@ describe("keys and aliases", () => {
   });
 
   test("mixed-case keys and values reach the report", async () => {
-    const f = await analyzeText(df("FROM alpine", "RUN --mount=Type=Cache,DST=/x,Sharing=PRIVATE true"));
+    const f = await analyzeText(
+      df("FROM alpine", "RUN --mount=Type=Cache,DST=/x,Sharing=PRIVATE true"),
+    );
     expect(errorsOf(f)).toEqual([]);
-    expect(runAt(f, 2)[0].mounts).toEqual([expect.objectContaining({ target: "/x", sharing: "private", key: "//x" })]);
+    expect(runAt(f, 2)[0].mounts).toEqual([
+      expect.objectContaining({ target: "/x", sharing: "private", key: "//x" }),
+    ]);
   });
 
   test("a mount with no type is a bind mount, not a cache", async () => {
@@ -188,11 +196,18 @@ describe("several mounts per RUN", () => {
     expect(errorsOf(f)).toEqual([]);
     expect(f.cacheRuns).toHaveLength(1);
     expect(keysAt(f, 2)).toEqual(["//one", "/two"]);
-    expect(mountsOf(df("FROM alpine", "RUN --mount=type=cache,target=/a --mount=type=cache,target=/b true"), 2)).toHaveLength(2);
+    expect(
+      mountsOf(
+        df("FROM alpine", "RUN --mount=type=cache,target=/a --mount=type=cache,target=/b true"),
+        2,
+      ),
+    ).toHaveLength(2);
   });
 
   test("flags stop at the first word that is not a flag", async () => {
-    const f = await analyzeText(df("FROM alpine", "RUN --mount=type=cache,target=/a echo --mount=type=cache,target=/b"));
+    const f = await analyzeText(
+      df("FROM alpine", "RUN --mount=type=cache,target=/a echo --mount=type=cache,target=/b"),
+    );
     expect(keysAt(f, 2)).toEqual(["//a"]);
   });
 });
@@ -255,7 +270,13 @@ describe("source offsets", () => {
   });
 
   test("fields under the backtick escape", () => {
-    const text = df("# escape=`", "FROM alpine", "RUN --mount=type=cache,`", "dst=C:\\cache `", "  dir");
+    const text = df(
+      "# escape=`",
+      "FROM alpine",
+      "RUN --mount=type=cache,`",
+      "dst=C:\\cache `",
+      "  dir",
+    );
     check(text, 3, [
       ["type=cache", "cache"],
       ["dst=C:\\cache", "C:\\cache"],
@@ -277,5 +298,29 @@ describe("source offsets", () => {
     expect(text.slice(m.start, m.end)).toBe('--mount="type=cache,target=/a"');
     // options are appended right after the last value character, inside the quotes
     expect(text.slice(m.appendAt - 2, m.appendAt + 1)).toBe('/a"');
+  });
+});
+
+describe("flag-level errors fail the whole file", () => {
+  test("a bare --mount has no value", async () => {
+    const f = await analyzeText(
+      df("FROM alpine AS unused", "RUN --mount echo", "FROM alpine", "RUN true"),
+    );
+    expect(errorsOf(f).map((e) => [e.line, e.message])).toEqual([
+      [2, "missing a value on flag: --mount"],
+    ]);
+  });
+
+  test("an unknown RUN flag is an error even in a stage that is not built", async () => {
+    const f = await analyzeText(
+      df(
+        "FROM alpine AS unused",
+        "RUN --mout=type=cache,target=/x echo",
+        "FROM alpine",
+        "RUN --network=none --security=insecure true",
+      ),
+    );
+    expect(errorsOf(f).map((e) => e.line)).toEqual([2]);
+    expect(errorsOf(f)[0].message).toMatch(/unknown flag: --mout/);
   });
 });

@@ -55,7 +55,11 @@ const stageArb = fc.record({
   base: fc.integer({ min: -2, max: 3 }),
   image: fc.nat(IMAGES.length - 1),
   runs: fc.array(
-    fc.record({ mounts: fc.array(mountArb, { minLength: 1, maxLength: 2 }), lower: fc.boolean(), cmd: fc.nat(3) }),
+    fc.record({
+      mounts: fc.array(mountArb, { minLength: 1, maxLength: 2 }),
+      lower: fc.boolean(),
+      cmd: fc.nat(3),
+    }),
     { minLength: 0, maxLength: 2 },
   ),
   copyFrom: fc.option(fc.nat(4), { nil: null }),
@@ -84,7 +88,9 @@ function render(g: fc.Infer<typeof fileArb>): string {
         const v = m.splitLine ? opts.join(",\\\n    ") : opts.join(",");
         return m.quoted && !m.splitLine ? `--mount="${v}"` : `--mount=${v}`;
       });
-      lines.push(`${r.lower ? "run" : "RUN"} ${mounts.join(" \\\n    ")} \\\n    echo step-${i}-${k}-${r.cmd}`);
+      lines.push(
+        `${r.lower ? "run" : "RUN"} ${mounts.join(" \\\n    ")} \\\n    echo step-${i}-${k}-${r.cmd}`,
+      );
     });
     if (st.copyFrom !== null && i > 0) lines.push(`COPY --from=s${st.copyFrom % i} /out /in${i}`);
   });
@@ -129,11 +135,15 @@ describe.each(["lock", "split", "auto", "merge"] as Strategy[])("strategy %s", (
         expect(fix.error).toBeUndefined();
         const after = fix.after;
         // re-parses without errors
-        expect(parseDockerfile(file, after).errors.filter((e) => e.severity === "error")).toEqual([]);
+        expect(parseDockerfile(file, after).errors.filter((e) => e.severity === "error")).toEqual(
+          [],
+        );
         // no race that needs fixing remains
         fs.writeFileSync(file, after);
         const again = await analyze([{ path: file, kind: "dockerfile" }]);
-        expect(again.files[0].races.filter((r) => r.safety !== "safe").map((r) => r.key)).toEqual([]);
+        expect(again.files[0].races.filter((r) => r.safety !== "safe").map((r) => r.key)).toEqual(
+          [],
+        );
         // idempotent
         const second = await planFixes([{ path: file, kind: "dockerfile" }], { strategy });
         expect(second.fixes.filter((f) => f.after !== f.before)).toEqual([]);

@@ -2,10 +2,23 @@
  * Resolve stage: a cache mount's effective key (SPEC §2 "Resolving a cache mount's key",
  * BUILDKIT.md §2-§4): NS + "/" + (id || path.Clean(target)), plus the base.
  */
-import { analyzeText, df, errorsOf, isParallel, keysAt, raceLines, runAt } from "../helpers/analyze";
+import {
+  analyzeText,
+  df,
+  errorsOf,
+  isParallel,
+  keysAt,
+  raceLines,
+  runAt,
+} from "../helpers/analyze";
 
 /** Two sibling stages a (line 2) and b (line 4), both built by the final stage. */
-function siblings(mountA: string, mountB: string, extraA: string[] = [], extraB: string[] = []): string {
+function siblings(
+  mountA: string,
+  mountB: string,
+  extraA: string[] = [],
+  extraB: string[] = [],
+): string {
   return df(
     ...[
       "FROM alpine AS a",
@@ -46,14 +59,21 @@ describe("default id: the cleaned target as written", () => {
     ["./node_modules/", "/node_modules"],
     ["../up", "/../up"],
   ])("target %s → key %s", async (target, key) => {
-    const f = await analyzeText(df("FROM alpine", "WORKDIR /w/x", `RUN --mount=type=cache,target=${target} true`));
+    const f = await analyzeText(
+      df("FROM alpine", "WORKDIR /w/x", `RUN --mount=type=cache,target=${target} true`),
+    );
     expect(f.errors).toEqual([]);
     expect(keysAt(f, 3)).toEqual([key]);
   });
 
   test("a relative target under two different WORKDIRs is one key", async () => {
     const f = await analyzeText(
-      siblings("type=cache,target=node_modules", "type=cache,target=node_modules", ["WORKDIR /a"], ["WORKDIR /b"]),
+      siblings(
+        "type=cache,target=node_modules",
+        "type=cache,target=node_modules",
+        ["WORKDIR /a"],
+        ["WORKDIR /b"],
+      ),
     );
     // lines: a: 1 FROM, 2 WORKDIR, 3 RUN; b: 4 FROM, 5 WORKDIR, 6 RUN
     expect(f.errors).toEqual([]);
@@ -64,7 +84,9 @@ describe("default id: the cleaned target as written", () => {
 
   test("a relative target and the absolute path it mounts at are different keys", async () => {
     const f = await analyzeText(
-      siblings("type=cache,target=node_modules", "type=cache,target=/a/node_modules", ["WORKDIR /a"]),
+      siblings("type=cache,target=node_modules", "type=cache,target=/a/node_modules", [
+        "WORKDIR /a",
+      ]),
     );
     expect(keysAt(f, 3)).toEqual(["/node_modules"]);
     expect(keysAt(f, 5)).toEqual(["//a/node_modules"]);
@@ -75,25 +97,33 @@ describe("default id: the cleaned target as written", () => {
 
 describe("explicit id", () => {
   test("is used verbatim (not cleaned)", async () => {
-    const f = await analyzeText(df("FROM alpine", "RUN --mount=type=cache,id=/foo/./bar/,target=/x true"));
+    const f = await analyzeText(
+      df("FROM alpine", "RUN --mount=type=cache,id=/foo/./bar/,target=/x true"),
+    );
     expect(runAt(f, 2)[0].mounts[0].id).toBe("/foo/./bar/");
     expect(keysAt(f, 2)).toEqual(["//foo/./bar/"]);
   });
 
   test("id=gomod gives key /gomod", async () => {
-    const f = await analyzeText(df("FROM alpine", "RUN --mount=type=cache,id=gomod,target=/go/pkg/mod true"));
+    const f = await analyzeText(
+      df("FROM alpine", "RUN --mount=type=cache,id=gomod,target=/go/pkg/mod true"),
+    );
     expect(keysAt(f, 2)).toEqual(["/gomod"]);
   });
 
   test("an explicit id equal to another mount's cleaned target collides with it", async () => {
-    const f = await analyzeText(siblings("type=cache,id=/root/.cache,target=/elsewhere", "type=cache,target=/root/.cache/"));
+    const f = await analyzeText(
+      siblings("type=cache,id=/root/.cache,target=/elsewhere", "type=cache,target=/root/.cache/"),
+    );
     expect(keysAt(f, 2)).toEqual(["//root/.cache"]);
     expect(keysAt(f, 4)).toEqual(["//root/.cache"]);
     expect(raceLines(f)).toEqual([[2, 4]]);
   });
 
   test("different explicit ids on the same target do not share", async () => {
-    const f = await analyzeText(siblings("type=cache,id=one,target=/x", "type=cache,id=two,target=/x"));
+    const f = await analyzeText(
+      siblings("type=cache,id=one,target=/x", "type=cache,id=two,target=/x"),
+    );
     expect(isParallel(f, 2, 4)).toBe(true);
     expect(raceLines(f)).toEqual([]);
   });
@@ -101,9 +131,12 @@ describe("explicit id", () => {
 
 describe("BUILDKIT_CACHE_MOUNT_NS", () => {
   test("prefixes every key, explicit ids included, without an ARG", async () => {
-    const f = await analyzeText(siblings("type=cache,target=/x", "type=cache,id=gomod,target=/go"), {
-      buildArgs: { BUILDKIT_CACHE_MOUNT_NS: "ns" },
-    });
+    const f = await analyzeText(
+      siblings("type=cache,target=/x", "type=cache,id=gomod,target=/go"),
+      {
+        buildArgs: { BUILDKIT_CACHE_MOUNT_NS: "ns" },
+      },
+    );
     expect(f.errors).toEqual([]);
     expect(keysAt(f, 2)).toEqual(["ns//x"]);
     expect(keysAt(f, 4)).toEqual(["ns/gomod"]);
@@ -140,8 +173,24 @@ describe("bases: uid/gid/mode and from= make keys distinct", () => {
     expect(raceLines(f)).toEqual([]);
   });
 
+  test.each([
+    ["mode=755", "mode=0755"],
+    ["mode=0755", "uid=0"],
+    ["uid=1000", "uid=01000,gid=0"],
+    ["uid=0", "gid=0"],
+  ])("%s and %s make the same implicit base: one key, a race", async (x, y) => {
+    // BuildKit parses mode (octal) and uid/gid (decimal) to numbers; unset ones default
+    // to uid 0, gid 0, mode 0755 in the mkdir that becomes the base.
+    const f = await analyzeText(siblings(`type=cache,target=/x,${x}`, `type=cache,target=/x,${y}`));
+    expect(f.errors).toEqual([]);
+    expect(keysAt(f, 2)).toEqual(keysAt(f, 4));
+    expect(raceLines(f)).toEqual([[2, 4]]);
+  });
+
   test("the same uid/gid/mode on both sides is one key and races", async () => {
-    const f = await analyzeText(siblings("type=cache,target=/x,uid=1000,gid=1000", "type=cache,gid=1000,uid=1000,target=/x"));
+    const f = await analyzeText(
+      siblings("type=cache,target=/x,uid=1000,gid=1000", "type=cache,gid=1000,uid=1000,target=/x"),
+    );
     expect(keysAt(f, 2)).toEqual(keysAt(f, 4));
     expect(raceLines(f)).toEqual([[2, 4]]);
   });
@@ -186,7 +235,9 @@ describe("bases: uid/gid/mode and from= make keys distinct", () => {
   });
 
   test("sharing and source are not part of the key", async () => {
-    const f = await analyzeText(siblings("type=cache,target=/x,sharing=locked", "type=cache,target=/x,source=sub"));
+    const f = await analyzeText(
+      siblings("type=cache,target=/x,sharing=locked", "type=cache,target=/x,source=sub"),
+    );
     expect(keysAt(f, 2)).toEqual(["//x"]);
     expect(keysAt(f, 4)).toEqual(["//x"]);
   });
@@ -194,7 +245,9 @@ describe("bases: uid/gid/mode and from= make keys distinct", () => {
 
 describe("variable expansion in id and target", () => {
   test("id=$UNSET in a scratch-based stage falls back to the target", async () => {
-    const f = await analyzeText(df("FROM scratch", "RUN --mount=type=cache,id=$UNSET,target=/x/ true"));
+    const f = await analyzeText(
+      df("FROM scratch", "RUN --mount=type=cache,id=$UNSET,target=/x/ true"),
+    );
     expect(f.errors).toEqual([]);
     const m = runAt(f, 2)[0].mounts[0];
     expect(m.resolved).toBe(true);
@@ -204,7 +257,13 @@ describe("variable expansion in id and target", () => {
 
   test("ARG with a default, without --build-arg", async () => {
     const f = await analyzeText(
-      df("FROM alpine", "ARG CID=default", "ARG DIR=/cache", "RUN --mount=type=cache,id=$CID,target=$DIR/sub true", "RUN --mount=type=cache,target=${DIR}/t true"),
+      df(
+        "FROM alpine",
+        "ARG CID=default",
+        "ARG DIR=/cache",
+        "RUN --mount=type=cache,id=$CID,target=$DIR/sub true",
+        "RUN --mount=type=cache,target=${DIR}/t true",
+      ),
     );
     expect(f.errors).toEqual([]);
     expect(keysAt(f, 4)).toEqual(["/default"]);
@@ -215,7 +274,13 @@ describe("variable expansion in id and target", () => {
 
   test("ARG with a default, overridden by --build-arg", async () => {
     const f = await analyzeText(
-      df("FROM alpine", "ARG CID=default", "ARG DIR=/cache", "RUN --mount=type=cache,id=$CID,target=$DIR/sub true", "RUN --mount=type=cache,target=${DIR}/t true"),
+      df(
+        "FROM alpine",
+        "ARG CID=default",
+        "ARG DIR=/cache",
+        "RUN --mount=type=cache,id=$CID,target=$DIR/sub true",
+        "RUN --mount=type=cache,target=${DIR}/t true",
+      ),
       { buildArgs: { CID: "fromcli", DIR: "/other" } },
     );
     expect(f.errors).toEqual([]);
@@ -225,16 +290,22 @@ describe("variable expansion in id and target", () => {
   });
 
   test("ARG without a default takes the --build-arg", async () => {
-    const f = await analyzeText(df("FROM alpine", "ARG CID", "RUN --mount=type=cache,id=$CID,target=/x true"), {
-      buildArgs: { CID: "given" },
-    });
+    const f = await analyzeText(
+      df("FROM alpine", "ARG CID", "RUN --mount=type=cache,id=$CID,target=/x true"),
+      {
+        buildArgs: { CID: "given" },
+      },
+    );
     expect(keysAt(f, 3)).toEqual(["/given"]);
   });
 
   test("a --build-arg for an ARG declared after the RUN does not reach it", async () => {
-    const f = await analyzeText(df("FROM scratch", "RUN --mount=type=cache,id=$CID,target=/x true", "ARG CID"), {
-      buildArgs: { CID: "late" },
-    });
+    const f = await analyzeText(
+      df("FROM scratch", "RUN --mount=type=cache,id=$CID,target=/x true", "ARG CID"),
+      {
+        buildArgs: { CID: "late" },
+      },
+    );
     expect(keysAt(f, 2)).toEqual(["//x"]);
   });
 
@@ -250,7 +321,12 @@ describe("variable expansion in id and target", () => {
   });
 
   test("a re-declared global ARG takes the global default, or the --build-arg", async () => {
-    const text = df("ARG CID=glob", "FROM alpine", "ARG CID", "RUN --mount=type=cache,id=$CID,target=/x true");
+    const text = df(
+      "ARG CID=glob",
+      "FROM alpine",
+      "ARG CID",
+      "RUN --mount=type=cache,id=$CID,target=/x true",
+    );
     expect(keysAt(await analyzeText(text), 4)).toEqual(["/glob"]);
     expect(keysAt(await analyzeText(text, { buildArgs: { CID: "cli" } }), 4)).toEqual(["/cli"]);
   });
@@ -267,6 +343,27 @@ describe("variable expansion in id and target", () => {
     expect(keysAt(f, 4)).toEqual(["/apk-amd64"]);
     const g = await analyzeText(text, { platforms: ["linux/arm64"] });
     expect(keysAt(g, 4)).toEqual(["/apk-arm64"]);
+  });
+
+  test("one ENV instruction expands all its values with the environment before it", async () => {
+    const f = await analyzeText(
+      df(
+        "FROM scratch",
+        "ENV A=/one",
+        "ENV A=/two B=$A",
+        "RUN --mount=type=cache,target=$B,id=$A true",
+      ),
+    );
+    expect(f.errors).toEqual([]);
+    expect(runAt(f, 4)[0].mounts[0].target).toBe("/one");
+    expect(keysAt(f, 4)).toEqual(["//two"]);
+  });
+
+  test("one ARG instruction declares its names in order", async () => {
+    const f = await analyzeText(
+      df("FROM scratch", "ARG A=/one B=$A", "RUN --mount=type=cache,target=$B true"),
+    );
+    expect(keysAt(f, 3)).toEqual(["//one"]);
   });
 
   test("ENV so far in the stage and inherited from a parent stage", async () => {
@@ -295,21 +392,27 @@ describe("variable expansion in id and target", () => {
     ["ARG V=", "${V+x}", "/x"],
     ["ARG V=a", "pre-${V:+in-$V}-post", "/pre-in-a-post"],
   ])("%s; id=%s → %s", async (arg, id, key) => {
-    const f = await analyzeText(df("FROM scratch", arg, `RUN --mount=type=cache,id=${id},target=/t true`));
+    const f = await analyzeText(
+      df("FROM scratch", arg, `RUN --mount=type=cache,id=${id},target=/t true`),
+    );
     expect(f.errors).toEqual([]);
     expect(runAt(f, 3)[0].mounts[0].resolved).toBe(true);
     expect(keysAt(f, 3)).toEqual([key]);
   });
 
   test("expansion happens after splitting: a value with a comma stays one field", async () => {
-    const f = await analyzeText(df("FROM scratch", "ARG V=a,sharing=locked", "RUN --mount=type=cache,id=$V,target=/t true"));
+    const f = await analyzeText(
+      df("FROM scratch", "ARG V=a,sharing=locked", "RUN --mount=type=cache,id=$V,target=/t true"),
+    );
     expect(f.errors).toEqual([]);
     expect(runAt(f, 3)[0].mounts[0].sharing).toBe("shared");
     expect(keysAt(f, 3)).toEqual(["/a,sharing=locked"]);
   });
 
   test("sharing given through a variable is expanded", async () => {
-    const f = await analyzeText(df("FROM scratch", "ARG S=locked", "RUN --mount=type=cache,target=/t,sharing=$S true"));
+    const f = await analyzeText(
+      df("FROM scratch", "ARG S=locked", "RUN --mount=type=cache,target=/t,sharing=$S true"),
+    );
     expect(f.errors).toEqual([]);
     expect(runAt(f, 3)[0].mounts[0].sharing).toBe("locked");
   });
