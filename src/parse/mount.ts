@@ -75,8 +75,22 @@ export function parseMountWord(word: FlagWord): RawMount {
   if (value.text === "") return { ...base, error: "failed to parse csv mounts: EOF" };
   const csv = splitCsv(value);
   if (typeof csv === "string") return { ...base, error: `failed to parse csv mounts: ${csv}` };
+  for (const f of csv) balanceQuotes(f, word);
   base.fields = csv.map(toField);
   return base;
+}
+
+/** Widens a field over shell quotes that open or close inside it and pair up just outside it. */
+function balanceQuotes(f: CsvField, word: FlagWord): void {
+  const q = word.quotes ?? [];
+  const keptBetween = (a: number, b: number) => word.offsets.some((o) => o > a && o < b);
+  for (let i = 0; i + 1 < q.length; i += 2) {
+    const [open, close] = [q[i], q[i + 1]];
+    if (open >= f.start && open < f.end && close >= f.end && !keptBetween(f.end - 1, close))
+      f.end = close + 1;
+    if (close >= f.start && close < f.end && open < f.start && !keptBetween(open, f.start))
+      f.start = open;
+  }
 }
 
 function toField(f: CsvField): MountField {

@@ -73,6 +73,8 @@ export interface FlagWord extends MappedText {
   start: number;
   /** Source offset just past the word's last character (including a closing quote). */
   end: number;
+  /** Source offsets of the shell quotes that were removed, in order (open, close, ...). */
+  quotes?: number[];
 }
 
 /**
@@ -95,6 +97,7 @@ export function extractFlagWords(
     const wordStart = pos;
     const chars: string[] = [];
     const offs: number[] = [];
+    const quotes: number[] = [];
     let quote: string | null = null;
     let blankOK = false;
     for (; pos < s.length; pos++) {
@@ -104,10 +107,12 @@ export function extractFlagWords(
         if (ch === "'" || ch === '"') {
           quote = ch;
           blankOK = true;
+          quotes.push(args.offsets[pos]);
           continue;
         }
       } else if (ch === quote) {
         quote = null;
+        quotes.push(args.offsets[pos]);
         continue;
       }
       if (ch === escape) {
@@ -125,6 +130,7 @@ export function extractFlagWords(
         offsets: offs,
         start: args.offsets[wordStart],
         end: args.offsets[pos - 1] + 1,
+        quotes,
       });
     }
   }

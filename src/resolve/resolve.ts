@@ -12,7 +12,7 @@ import { Instruction, Stage } from "../parse/dockerfile";
 import { MountSpec, RawMount, validateMount } from "../parse/mount";
 import { automaticArgs, BuildSpec } from "./build";
 import { imageRefError, normalizeImageRef } from "./imageref";
-import { Expanded, expandWord, known, Lookup, VarValue } from "./shell";
+import { Expanded, expandWord, known, Lookup, Part, VarValue } from "./shell";
 
 export interface ResolvedMount {
   raw: RawMount;
@@ -501,7 +501,14 @@ function cleanPath(e: Expanded): Expanded {
 }
 
 function prefix(p: string, e: Expanded, suffix: string): Expanded {
-  const parts = [p, ...e.parts, suffix].filter((x) => x !== "");
+  // Adjacent literals are merged: mayEqual compares the leading and trailing literal parts.
+  const parts: Part[] = [];
+  for (const x of [p, ...e.parts, suffix]) {
+    if (x === "") continue;
+    const last = parts[parts.length - 1];
+    if (typeof x === "string" && typeof last === "string") parts[parts.length - 1] = last + x;
+    else parts.push(x);
+  }
   const text = p + e.text + suffix;
   return e.value !== undefined ? { parts, value: text, text } : { parts, text, why: e.why };
 }

@@ -550,6 +550,8 @@ export function rendezvousScript(
   idleTicks: number,
   maxTicks: number,
 ): string {
+  // idleTicks: after this many 0.1 s polls with no change, this step may give up (one
+  // step at a time); steps that block nothing get a larger value (see render()).
   const checks: string[] = [];
   for (const [h, n] of [...wait.entries()].sort()) {
     if (h === hash && n <= 1) continue;
@@ -903,8 +905,18 @@ function render(
 ): { dockerfile: string; images: ProbeImage[] } {
   const { esc, stages } = model;
   const idleTicks = Math.max(1, Math.round(idleSeconds * 10));
-  const maxTicks = Math.max(idleTicks, Math.round(maxSeconds * 10));
+  const maxTicks = Math.max(2 * idleTicks, Math.round(maxSeconds * 10));
   const waits = waitLists(model, waitPairs);
+  // On a stall, a step whose exit can let a waited-for step start ("blocker": some step in
+  // waitPairs comes after it in the model) gives up first; the others wait twice as long.
+  const waited = new Set(waitPairs.flat());
+  const blockers = new Set<string>();
+  for (const a of model.steps) {
+    if (!a.participant) continue;
+    for (const b of model.steps)
+      if (b.participant && waited.has(b.line) && model.anc[b.node].has(a.node))
+        blockers.add(a.hash);
+  }
   const images = new Map<string, ProbeImage>();
   const imageRef = (key: string): string => {
     const tag = probeImageTag(key);
@@ -960,7 +972,12 @@ function render(
           const flags = [...r.bad, ...r.mounts];
           if (r.cache) {
             const probeMount = `--mount=type=cache,id=${probeId},target=/probe,sharing=shared`;
-            const script = rendezvousScript(h, waits.get(h) ?? new Map(), idleTicks, maxTicks);
+            const script = rendezvousScript(
+              h,
+              waits.get(h) ?? new Map(),
+              blockers.has(h) ? idleTicks : 2 * idleTicks,
+              maxTicks,
+            );
             out.push(`RUN ${[probeMount, ...flags].join(" ")} ${script}`);
           } else {
             // A tick in the probe cache: waiting steps see that the build is progressing.
@@ -1350,4 +1367,9 @@ export function runProbe(text: string, opts: RunProbeOptions = {}): ProbeResult 
 /** `[[a,b],...]` as `a-b a-b ...`, for readable assertions. */
 export function formatPairs(pairs: LinePair[]): string {
   return pairs.map(([a, b]) => `${a}-${b}`).join(" ");
+}
+
+/** runProbe on a Dockerfile read from disk (line numbers are that file's lines). */
+export function runProbeFile(file: string, opts: RunProbeOptions = {}): ProbeResult {
+  return runProbe(fs.readFileSync(file, "utf8"), opts);
 }

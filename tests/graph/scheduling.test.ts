@@ -685,6 +685,38 @@ describe("multi-platform", () => {
     expect(raceLines(f)).toEqual([[3]]);
   });
 
+  test("ARG TARGETARCH declared after the RUN does not split it", async () => {
+    const f = await analyzeText(
+      df(
+        "FROM --platform=$BUILDPLATFORM alpine AS build",
+        "RUN --mount=type=cache,target=/x echo build",
+        "ARG TARGETARCH",
+        "RUN --mount=type=cache,target=/y echo $TARGETARCH",
+        "FROM alpine",
+        "COPY --from=build /o /o",
+      ),
+      { platforms },
+    );
+    expect(f.parallel).toEqual([[4, 4]]);
+    expect(raceLines(f)).toEqual([[4]]);
+  });
+
+  test("a stage FROM a build-platform stage inherits its platform", async () => {
+    const f = await analyzeText(
+      df(
+        "FROM --platform=$BUILDPLATFORM alpine AS build",
+        "RUN true",
+        "FROM build AS gen",
+        "RUN --mount=type=cache,target=/x echo gen",
+        "FROM alpine",
+        "COPY --from=gen /o /o",
+      ),
+      { platforms },
+    );
+    expect(f.errors).toEqual([]);
+    expect(f.parallel).toEqual([]);
+  });
+
   test("an id that varies with $TARGETARCH pairs with itself but does not race", async () => {
     const f = await analyzeText(
       df("FROM alpine", "ARG TARGETARCH", "RUN --mount=type=cache,id=c-$TARGETARCH,target=/x true"),

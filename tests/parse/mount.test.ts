@@ -241,6 +241,37 @@ describe("source offsets", () => {
     ]);
   });
 
+  test("shell quotes inside one field belong to that field", () => {
+    // the value range stays inside the quotes (replacing it keeps them); the field range
+    // covers both quotes so removing or replacing a whole field leaves no stray quote
+    check(df("FROM alpine", `RUN --mount=type=cache,target="/a b",id=x true`), 2, [
+      ["type=cache", "cache"],
+      ['target="/a b"', "/a b"],
+      ["id=x", "x"],
+    ]);
+    check(df("FROM alpine", `RUN --mount=type=cache,"target"=/a,type='cache' true`), 2, [
+      ["type=cache", "cache"],
+      ['"target"=/a', "/a"],
+      ["type='cache'", "cache"],
+    ]);
+  });
+
+  test("a shell quote spanning several fields is left to the mount word", () => {
+    check(df("FROM alpine", `RUN --mount=type=cache,"target=/a,id=x" true`), 2, [
+      ["type=cache", "cache"],
+      ["target=/a", "/a"],
+      ["id=x", "x"],
+    ]);
+  });
+
+  test("escaped characters: the slice is the text as written", () => {
+    check(df("FROM alpine", "RUN --mount=type=cache,target=/a\\ b,id=x true"), 2, [
+      ["type=cache", "cache"],
+      ["target=/a\\ b", "/a\\ b"],
+      ["id=x", "x"],
+    ]);
+  });
+
   test("a CSV-quoted field includes its quotes, its value does not", () => {
     check(df("FROM alpine", `RUN --mount='type=cache,"target=/a,b",sharing=locked' true`), 2, [
       ["type=cache", "cache"],

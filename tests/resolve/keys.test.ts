@@ -449,6 +449,30 @@ describe("unknowable ids", () => {
     expect(raceLines(f)).toEqual([]);
   });
 
+  test.each([
+    ["npm-$A", "pip-$B", false],
+    ["$A-npm", "$B-pip", false],
+    ["npm-$A", "npm-$B", true],
+    ["$A", "pip-$B", true],
+    ["x-$A-npm", "x-$B-pip", false],
+  ])("two unresolved ids %s and %s may be equal: %s", async (x, y, race) => {
+    const f = await analyzeText(
+      df(
+        "FROM alpine AS a",
+        `RUN --mount=type=cache,id=${x},target=/x echo a`,
+        "FROM alpine AS b",
+        `RUN --mount=type=cache,id=${y},target=/y echo b`,
+        "FROM alpine",
+        "COPY --from=a /a /a",
+        "COPY --from=b /b /b",
+      ),
+    );
+    expect(runAt(f, 2)[0].mounts[0].resolved).toBe(false);
+    expect(runAt(f, 4)[0].mounts[0].resolved).toBe(false);
+    expect(isParallel(f, 2, 4)).toBe(true);
+    expect(raceLines(f)).toEqual(race ? [[2, 4]] : []);
+  });
+
   test("an unresolved id with a literal part only matches keys that fit it", async () => {
     const f = await analyzeText(
       df(
