@@ -32,7 +32,8 @@ export interface FixPlan {
   fixes: FileFix[];
 }
 
-const needsFix = (f: FileResult) => f.races.filter((r) => r.safety !== "safe");
+/** Races a fix must remove: not safe by design, not silenced by `# buildrace-ignore`. */
+const needsFix = (f: FileResult) => f.races.filter((r) => r.safety !== "safe" && !r.suppressed);
 
 function runTransform(
   transform: Transform,

@@ -40,6 +40,11 @@ export interface Instruction {
   heredoc: boolean;
   /** For ONBUILD: the trigger instruction. */
   trigger?: Instruction;
+  /**
+   * Set by a `# buildrace-ignore` comment in the comment lines right above the instruction:
+   * [] silences every finding on it, else the rules, tools or cache keys/ids listed.
+   */
+  ignore?: string[];
 }
 
 export interface Stage {
@@ -97,7 +102,11 @@ export function parseDockerfile(path: string, text: string): ParsedDockerfile {
   let ast = DockerfileParser.parse(astText);
   const escape = ast.getEscapeCharacter() === "`" ? "`" : "\\";
   // BuildKit does not continue a line that ends in two escapes; dockerfile-ast does.
-  const astFixed = hideEscapedEscapes(astText, escape);
+  // BuildKit's heredoc words may start with a file descriptor (`3<<EOF`); dockerfile-ast needs `<<` first.
+  const astFixed = hideEscapedEscapes(astText, escape).replace(
+    /(^|[ \t])(\d+)(?=<<)/gm,
+    (_m, sep: string, fd: string) => sep + " ".repeat(fd.length),
+  );
   if (astFixed !== astText) ast = DockerfileParser.parse(astFixed);
   const lineStarts = computeLineStarts(text);
   const offsetOf = (p: { line: number; character: number }) =>
@@ -167,6 +176,7 @@ function toInstruction(
   const logical = readLogicalLine(text, start, escape);
   const line = range.start.line + 1;
   const ins = fromLogical(logical, line, start, end, escape, errors);
+  ins.ignore = ignoreAbove(text, start);
   ins.heredoc =
     typeof (node as any).getHeredocs === "function" && (node as any).getHeredocs().length > 0;
   if (ins.keyword === "ONBUILD" && node instanceof Onbuild) {
@@ -253,6 +263,26 @@ function hideEscapedEscapes(text: string, escape: string): string {
       ? line.slice(0, end - 1) + "_" + line.slice(end)
       : line;
   });
+}
+
+const IGNORE = /^[ \t]*#[ \t]*buildrace-ignore(?:[ \t]*[:=][ \t]*(.*?))?[ \t]*\r?$/;
+
+/** Reads `# buildrace-ignore[: a, b]` from the block of comment lines directly above `start`. */
+function ignoreAbove(text: string, start: number): string[] | undefined {
+  let end = text.lastIndexOf("\n", start - 1);
+  while (end > 0) {
+    const lineStart = text.lastIndexOf("\n", end - 1) + 1;
+    const line = text.slice(lineStart, end);
+    if (!/^[ \t]*#/.test(line)) return undefined;
+    const m = IGNORE.exec(line);
+    if (m)
+      return (m[1] ?? "")
+        .split(/[\s,]+/)
+        .map((t) => t.trim())
+        .filter(Boolean);
+    end = lineStart - 1;
+  }
+  return undefined;
 }
 
 export function computeLineStarts(text: string): number[] {

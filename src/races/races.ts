@@ -35,6 +35,8 @@ export interface Race {
    * value differs between every racing build, so `id=...-$ARG` separates them.
    */
   splitArg?: string;
+  /** Every racing use but at most one is silenced by `# buildrace-ignore` (see isSuppressed). */
+  suppressed?: boolean;
 }
 
 export interface ParallelPair {
@@ -109,7 +111,23 @@ export function findRaces(graph: StepGraph, userRules: UserRule[] = []): RaceAna
   }
   races.push(...nestedRaces(graph, userRules));
   races.sort((x, y) => firstLine(x) - firstLine(y) || (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+  for (const r of races) if (isSuppressed(r)) r.suppressed = true;
   return { pairs, races };
+}
+
+/** Does a `# buildrace-ignore` above this use's RUN cover this race? */
+export function useIgnored(r: Race, u: RaceUse): boolean {
+  const ignore = u.step.instruction.ignore;
+  if (!ignore) return false;
+  if (ignore.length === 0) return true;
+  const names = [r.rule, r.kind.tool, r.key, u.mount.id.text, u.mount.key];
+  return ignore.some((t) => names.includes(t));
+}
+
+/** A race is silenced when fewer than two of its step instances are left unsilenced. */
+function isSuppressed(r: Race): boolean {
+  const live = new Set(r.uses.filter((u) => !useIgnored(r, u)).map((u) => u.step));
+  return live.size < 2;
 }
 
 function expand(graph: StepGraph, members: Set<Member>): RaceUse[] {

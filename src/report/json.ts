@@ -115,6 +115,7 @@ export function raceJson(r: Race, filePath: string): JsonRace {
     reason: r.reason,
   };
   if (r.lockedUses.length) out.lockedUses = uses(r.lockedUses, multiFile);
+  if (r.suppressed) out.suppressed = true;
   void filePath;
   return out;
 }

@@ -31,11 +31,12 @@ export function toText(result: AnalysisResult, opts: TextOptions): string {
     for (const r of f.races) {
       if (printed.has(r)) continue;
       printed.add(r);
-      if (opts.quiet && r.safety === "safe") continue;
+      if (r.suppressed || (opts.quiet && r.safety === "safe")) continue;
       out.push(...raceBlock(r, c));
     }
   }
-  const races = [...printed];
+  const suppressed = [...printed].filter((r) => r.suppressed).length;
+  const races = [...printed].filter((r) => !r.suppressed);
   const failing = races.filter((r) => r.safety !== "safe").length;
   const summary =
     `${result.files.length} file${result.files.length === 1 ? "" : "s"}, ` +
@@ -43,6 +44,7 @@ export function toText(result: AnalysisResult, opts: TextOptions): string {
     (races.length > failing
       ? `, ${races.length - failing} safe shared cache${races.length - failing === 1 ? "" : "s"}`
       : "") +
+    (suppressed ? `, ${suppressed} suppressed` : "") +
     `, ${errors} error${errors === 1 ? "" : "s"}` +
     (warnings ? `, ${warnings} warning${warnings === 1 ? "" : "s"}` : "");
   if (out.length) out.push("");
