@@ -178,7 +178,9 @@ function toInstruction(
   const ins = fromLogical(logical, line, start, end, escape, errors);
   ins.ignore = ignoreAbove(text, start);
   ins.heredoc =
-    typeof (node as any).getHeredocs === "function" && (node as any).getHeredocs().length > 0;
+    logical.text.includes("<<") && // asking dockerfile-ast for heredocs parses every argument: only when possible
+    typeof (node as any).getHeredocs === "function" &&
+    (node as any).getHeredocs().length > 0;
   if (ins.keyword === "ONBUILD" && node instanceof Onbuild) {
     const m = /^\S+\s+/.exec(logical.text);
     if (m) {
