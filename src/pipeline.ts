@@ -38,6 +38,8 @@ export interface FileResult {
   pairs: ParallelPair[];
   races: Race[];
   diagnostics: Diagnostic[];
+  /** The resolved builds (one per build and platform) this file took part in (for `graph`). */
+  resolved?: ResolvedBuild[];
 }
 
 export interface AnalysisResult {
@@ -172,6 +174,7 @@ function analyzeGroup(
       const r = resultFor(build.file.path);
       r.diagnostics.push(...rb.diagnostics);
       r.cacheRuns.push(...rb.cacheRuns);
+      (r.resolved ??= []).push(rb);
     }
     const r = resultFor(build.file.path);
     const targetStage = resolved[resolved.length - 1]?.targetStage;

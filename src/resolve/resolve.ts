@@ -50,9 +50,19 @@ export interface CacheRun {
   mounts: ResolvedMount[];
 }
 
+/** A dependency of stage `to` on stage `from`, created by the instruction at `line`. */
+export interface StageEdge {
+  from: number;
+  to: number;
+  line: number;
+  kind: "from" | "copy" | "mount";
+}
+
 export interface ResolvedBuild {
   build: BuildSpec;
   platform: string;
+  /** Every stage dependency (FROM, COPY --from, --mount from=), built stages or not. */
+  stageEdges?: StageEdge[];
   /** Steps of the stages reachable from the target, in dispatch order (a topological order). */
   steps: Step[];
   targetStage?: Stage;
@@ -219,9 +229,17 @@ export function resolveBuild(build: BuildSpec, platform: string): ResolvedBuild 
     }
     return refs;
   };
+  const stageEdges: StageEdge[] = [];
   for (const st of stages) {
+    const b = baseOf[st.index];
+    if (b !== undefined)
+      stageEdges.push({ from: b, to: st.index, line: st.from.line, kind: "from" });
     for (const ins of instructionsOf(st))
-      for (const r of stageRefs(st, ins)) if (r.index !== undefined) depsOf[st.index].add(r.index);
+      for (const r of stageRefs(st, ins))
+        if (r.index !== undefined) {
+          depsOf[st.index].add(r.index);
+          stageEdges.push({ from: r.index, to: st.index, line: ins.line, kind: r.kind });
+        }
   }
 
   // Target and reachability.
@@ -372,13 +390,17 @@ export function resolveBuild(build: BuildSpec, platform: string): ResolvedBuild 
           const extra: string[] = [];
           for (const raw of ins.mounts) {
             if (raw.error) continue;
+            let expandError: string | undefined;
             const values = raw.fields.map((f) => {
               if (f.value === null) return null;
               if (f.key === "from") return f.value;
               const e = expandWord(f.value, lookup, file.escape);
+              expandError ??= e.error;
               return e.value ?? e.text;
             });
-            const { spec, error } = validateMount(raw.fields, values);
+            const validated = validateMount(raw.fields, values);
+            const { spec } = validated;
+            const error = expandError ?? validated.error;
             if (error) {
               err(ins.line, `invalid --mount: ${error}`, isBuilt);
               continue;
@@ -463,7 +485,7 @@ export function resolveBuild(build: BuildSpec, platform: string): ResolvedBuild 
     }
     states.push(state);
   }
-  return { build, platform, steps, targetStage, built, cacheRuns, diagnostics };
+  return { build, platform, steps, targetStage, built, cacheRuns, diagnostics, stageEdges };
 }
 
 function metaLookup(meta: Map<string, string>): Lookup {
@@ -497,7 +519,23 @@ function cleanPath(e: Expanded): Expanded {
     const cleaned = c.length > 1 && c.endsWith("/") ? c.slice(0, -1) : c;
     return known(cleaned);
   }
-  return e;
+  // Unknown holes stay; clean what is safe in the literal parts (`//` and `/./` become `/`,
+  // a trailing `/` goes), so the result may still match every value path.Clean could give.
+  const parts = e.parts.map((x) =>
+    typeof x === "string" ? x.replace(/\/(\.?\/)+/g, "/").replace(/\/\.$/, "/") : x,
+  );
+  const last = parts[parts.length - 1];
+  if (typeof last === "string" && parts.length > 1 && last.endsWith("/")) {
+    const trimmed = last.replace(/\/+$/, "");
+    if (trimmed === "") parts.pop();
+    else parts[parts.length - 1] = trimmed;
+  }
+  return {
+    parts,
+    text: parts.map((x) => (typeof x === "string" ? x : `\${${x.unknown}}`)).join(""),
+    why: e.why,
+    error: e.error,
+  };
 }
 
 function prefix(p: string, e: Expanded, suffix: string): Expanded {

@@ -141,6 +141,35 @@ describe("heredocs", () => {
     expect(keysAt(f, 6)).toEqual(["//after"]);
   });
 
+  test("a heredoc word may start with a file descriptor number (3<<EOF)", async () => {
+    const f = await analyzeText(
+      df(
+        "FROM alpine AS a",
+        "RUN --mount=type=cache,target=/x 3<<EOF cat /dev/fd/3",
+        "FROM nope AS fake",
+        "RUN --mount=type=cache,target=/nope true",
+        "EOF",
+        "RUN --mount=type=cache,target=/y true",
+      ),
+    );
+    expect(errorsOf(f)).toEqual([]);
+    expect(f.cacheRuns.map((r) => [r.line, r.stage])).toEqual([
+      [2, "a"],
+      [6, "a"],
+    ]);
+  });
+
+  test("<< inside a word is not a heredoc", async () => {
+    const f = await analyzeText(
+      df(
+        "FROM alpine",
+        "RUN --mount=type=cache,target=/x cat<<EOF",
+        "RUN --mount=type=cache,target=/y true",
+      ),
+    );
+    expect(f.cacheRuns.map((r) => r.line)).toEqual([2, 3]);
+  });
+
   test("several heredocs on one line, quoted delimiter", async () => {
     const f = await analyzeText(
       df(

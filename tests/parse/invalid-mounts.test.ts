@@ -84,6 +84,26 @@ describe.each(cases)("%s", (_name, mount, message) => {
   });
 });
 
+describe("expansion errors in mount values", () => {
+  test("${V:?message} with V unset fails where the stage is built", async () => {
+    // scratch stages: CID cannot come from a base image's ENV, so it is surely unset
+    const f = await analyzeText(
+      twoStages("type=cache,target=/x,id=${CID:?required}").replace(/FROM alpine/g, "FROM scratch"),
+    );
+    expect(errorsOf(f).map((e) => e.line)).toEqual([4]);
+    expect(errorsOf(f)[0].message).toMatch(/CID: required/);
+    expect(errorsOf(f, "warning").map((e) => e.line)).toEqual([2]);
+  });
+
+  test("${V:?message} with V set is fine", async () => {
+    const f = await analyzeText(
+      df("FROM alpine", "ARG CID=x", "RUN --mount=type=cache,target=/x,id=${CID:?required} true"),
+    );
+    expect(f.errors).toEqual([]);
+    expect(f.cacheRuns[0].mounts[0].key).toBe("/x");
+  });
+});
+
 describe("valid counterparts are not reported", () => {
   test.each([
     "type=tmpfs,size=1g,target=/t",

@@ -142,6 +142,18 @@ describe("BUILDKIT_CACHE_MOUNT_NS", () => {
     expect(keysAt(f, 4)).toEqual(["ns/gomod"]);
   });
 
+  test("an ARG default named BUILDKIT_CACHE_MOUNT_NS does not set the namespace (only the build arg does)", async () => {
+    const f = await analyzeText(
+      df(
+        "ARG BUILDKIT_CACHE_MOUNT_NS=ns",
+        "FROM alpine",
+        "ARG BUILDKIT_CACHE_MOUNT_NS",
+        "RUN --mount=type=cache,target=/x true",
+      ),
+    );
+    expect(keysAt(f, 4)).toEqual(["//x"]);
+  });
+
   test("mounts in one namespaced build still race with each other", async () => {
     const f = await analyzeText(siblings("type=cache,target=/x", "type=cache,target=/x"), {
       buildArgs: { BUILDKIT_CACHE_MOUNT_NS: "ns" },
@@ -331,6 +343,17 @@ describe("variable expansion in id and target", () => {
     expect(keysAt(await analyzeText(text, { buildArgs: { CID: "cli" } }), 4)).toEqual(["/cli"]);
   });
 
+  test("a stage ARG's own default wins over the global default (dispatchArg)", async () => {
+    const text = df(
+      "ARG CID=glob",
+      "FROM alpine",
+      "ARG CID=local",
+      "RUN --mount=type=cache,id=$CID,target=/x true",
+    );
+    expect(keysAt(await analyzeText(text), 4)).toEqual(["/local"]);
+    expect(keysAt(await analyzeText(text, { buildArgs: { CID: "cli" } }), 4)).toEqual(["/cli"]);
+  });
+
   test("automatic platform args are in scope only when re-declared", async () => {
     const text = df(
       "FROM alpine",
@@ -472,6 +495,25 @@ describe("unknowable ids", () => {
     expect(isParallel(f, 2, 4)).toBe(true);
     expect(raceLines(f)).toEqual(race ? [[2, 4]] : []);
   });
+
+  test.each(["$HOME/.cache/", "$HOME//.cache", "${HOME}/./.cache"])(
+    "an unresolved target %s is still path-cleaned: it may equal /root/.cache",
+    async (target) => {
+      const f = await analyzeText(
+        df(
+          "FROM alpine AS a",
+          `RUN --mount=type=cache,target=${target} echo a`,
+          "FROM alpine AS b",
+          "RUN --mount=type=cache,target=/root/.cache echo b",
+          "FROM alpine",
+          "COPY --from=a /a /a",
+          "COPY --from=b /b /b",
+        ),
+      );
+      expect(runAt(f, 2)[0].mounts[0].resolved).toBe(false);
+      expect(raceLines(f)).toEqual([[2, 4]]);
+    },
+  );
 
   test("an unresolved id with a literal part only matches keys that fit it", async () => {
     const f = await analyzeText(
