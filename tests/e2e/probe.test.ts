@@ -130,38 +130,45 @@ describe("probe rewriter (no engine)", () => {
 
   test("cache RUNs become rendezvous steps named by the instruction text, not the line", () => {
     const text = [
-      "FROM alpine AS a",
-      "RUN --mount=type=cache,target=/root/.cache go build ./a",
-      "FROM alpine AS b",
-      "RUN --mount=type=cache,target=/root/.cache go build ./a",
-      "run --mount=target=/root/.cache,type=cache   go build ./a",
-      "RUN --mount=type=cache,target=/root/.cache go build ./b",
-      "RUN --mount=type=cache,id=x,from=a,source=/s,target=/c --mount=type=secret,id=s cat /run/secrets/s",
-      "RUN --mount=type=bind,from=a,target=/a make",
-      "RUN make",
+      "FROM alpine AS a", //                                                   1
+      "RUN --mount=type=cache,target=/root/.cache go build ./a", //            2
+      "FROM alpine AS b", //                                                   3
+      "RUN --mount=type=cache,target=/root/.cache go build ./a", //            4
+      "FROM alpine AS c", //                                                   5
+      "run --mount=target=/root/.cache,type=cache   go build ./a", //          6
+      "RUN --mount=type=cache,target=/root/.cache go build ./a", //            7
+      "RUN --mount=type=cache,target=/root/.cache go build ./b", //            8
+      "RUN --mount=type=cache,id=x,from=a,source=/s,target=/c --mount=type=secret,id=s cat x", // 9
+      "RUN --mount=type=bind,from=a,target=/a make", //                       10
+      "RUN make", //                                                          11
     ].join("\n");
     const plan = makeProbe(text, { probeId: "probe-xyz" });
     const runs = runLines(plan.dockerfile);
-    expect(runs).toHaveLength(7);
-    for (const r of runs.slice(0, 5)) {
+    expect(runs).toHaveLength(8);
+    for (const r of runs.slice(0, 6)) {
       expect(r).toMatch(/^RUN --mount=type=cache,id=probe-xyz,target=\/probe,sharing=shared /);
       expect(r).not.toContain("/root/.cache");
       expect(r).not.toMatch(/\\/);
     }
-    expect(runs[0]).toBe(runs[1]); // identical instructions stay identical (de-duplication)
-    expect(runs[2]).toBe(runs[1]); // keyword case and mount field order do not matter
-    expect(runs[3]).not.toBe(runs[1]);
-    expect(runs[4]).toContain("--mount=type=bind,from=a,target=/buildrace-from/0");
-    expect(runs[4]).not.toContain("secret");
-    expect(runs[5]).toMatch(
-      /^RUN --mount=type=cache,id=probe-xyz,target=\/probe,sharing=shared --mount=type=bind,from=a,target=\/buildrace-from\/0 mkdir -p \/probe\/tick && touch \/probe\/tick\/[0-9a-f]{12}\.\$RANDOM$/,
-    );
+    // Identical instructions on the same history stay identical (the engine de-duplicates
+    // them); keyword case and mount field order do not matter.
+    expect(runs[1]).toBe(runs[0]);
+    expect(runs[2]).toBe(runs[0]);
+    // The same text after another step is another vertex: its marker names that vertex.
+    expect(runs[3]).not.toBe(runs[0]);
+    expect(runs[4]).not.toBe(runs[0]);
+    expect(runs[5]).toContain("--mount=type=bind,from=a,target=/buildrace-from/0");
+    expect(runs[5]).not.toContain("secret");
+    const tick = "mkdir -p \\/probe\\/tick && touch \\/probe\\/tick\\/[0-9a-f]{12}\\.\\$RANDOM$";
+    const probeMount = "--mount=type=cache,id=probe-xyz,target=\\/probe,sharing=shared";
     expect(runs[6]).toMatch(
-      /^RUN --mount=type=cache,id=probe-xyz,target=\/probe,sharing=shared mkdir -p \/probe\/tick && touch \/probe\/tick\/[0-9a-f]{12}\.\$RANDOM$/,
+      new RegExp(
+        `^RUN ${probeMount} --mount=type=bind,from=a,target=\\/buildrace-from\\/0 ${tick}`,
+      ),
     );
-    const byLine = Object.fromEntries(plan.participants.map((p) => [p.hash, p.lines]));
-    expect(Object.values(byLine).sort()).toEqual([[2, 4, 5], [6], [7]]);
-    expect(plan.stages[1].deps).toEqual([0]);
+    expect(runs[7]).toMatch(new RegExp(`^RUN ${probeMount} ${tick}`));
+    expect(plan.participants.map((p) => p.lines)).toEqual([[2, 4, 6], [7], [8], [9]]);
+    expect(plan.stages[2].deps).toEqual([0]);
   });
 
   test("COPY keeps its edges and copies a file that exists; context copies become local copies", () => {
@@ -260,19 +267,21 @@ describe("probe rewriter (no engine)", () => {
     const plan = makeProbe(text, { probeId: "p" });
     const h1 = plan.participants.find((p) => p.lines.includes(2))!.hash;
     const hs = plan.participants.find((p) => p.lines.includes(4))!.hash;
-    expect(plan.participants.find((p) => p.lines.includes(8))!.hash).toBe(hs);
+    // Same text on another base: another vertex, so another marker.
+    const hd = plan.participants.find((p) => p.lines.includes(8))!.hash;
+    expect(hd).not.toBe(hs);
     const log = [
       "#7 [a 2/2] RUN --mount=type=cache,id=p,target=/probe,sharing=shared PATH=...",
       "#8 [c 2/2] RUN --mount=type=cache,id=p,target=/probe,sharing=shared PATH=...",
       "#9 [d 2/2] RUN --mount=type=cache,id=p,target=/probe,sharing=shared PATH=...",
       `#7 0.351 PROBE ${h1}.aaaa saw ${hs}.bbbb`,
-      `#8 0.352 PROBE ${hs}.bbbb saw ${h1}.aaaa ${hs}.cccc`,
-      `#9 0.353 PROBE ${hs}.cccc saw ${hs}.bbbb`,
+      `#8 0.352 PROBE ${hs}.bbbb saw ${h1}.aaaa ${hd}.cccc`,
+      `#9 0.353 PROBE ${hd}.cccc saw ${hs}.bbbb`,
     ].join("\n");
     const obs = parseProbeLog(log, plan);
     // b and c are one execution (same base, same text); d is another one.
     expect(obs.instances.find((i) => i.marker === `${hs}.bbbb`)!.lines).toEqual([4, 6]);
-    expect(obs.instances.find((i) => i.marker === `${hs}.cccc`)!.lines).toEqual([8]);
+    expect(obs.instances.find((i) => i.marker === `${hd}.cccc`)!.lines).toEqual([8]);
     expect(formatPairs(obs.pairs)).toBe("2-4 2-6 4-8 6-8");
     expect(obs.ran).toEqual([2, 4, 6, 8]);
     expect(obs.missing).toEqual([]);

@@ -565,12 +565,14 @@ export function rendezvousScript(
     `touch $d/live/$me; saw=; prev=; idle=0; n=0;`,
     `while :; do`,
     `for f in $d/live/*; do b=\${f##*/}; case " $me$saw " in *" $b "*) ;; *) [ -e $f ] && saw="$saw $b";; esac; done;`,
-    `st=$(ls $d/live $d/done $d/tick); [ "$st" != "$prev" ] && prev=$st && idle=0;`,
+    `dn=$(ls $d/done); st="$(ls $d/live $d/tick) $dn"; [ "$st" != "$prev" ] && prev=$st && idle=0;`,
     checks.length ? `got=$( (ls $d/done; for x in $me $saw; do echo $x; done) | sort -u);` : "",
     `ok=1; ${checks.join(" ")}`,
     `[ $ok = 1 ] && break; [ $n -ge ${maxTicks} ] && break;`,
     // On a stall, only one step gives up at a time (the others then see what its exit unblocks).
-    `if [ $idle -ge ${idleTicks} ]; then mkdir $d/exit.$(ls $d/done | wc -l) 2>/dev/null && break; idle=0; fi;`,
+    // The lock is named after the done-set this step saw: if another step gave up since,
+    // the name is taken and this step waits on (and then sees the change).
+    `if [ $idle -ge ${idleTicks} ]; then mkdir $d/exit.$(echo "$dn" | wc -w) 2>/dev/null && break; idle=0; fi;`,
     `sleep 0.1; idle=$((idle+1)); n=$((n+1));`,
     `done;`,
     `echo "PROBE $me saw$saw"; touch $d/done/$me; rm -f $d/live/$me`,
@@ -592,6 +594,8 @@ interface Model {
   stages: StageWork[];
   target: number;
   hashOf: Map<Instruction, string>;
+  /** marker hash of each participant RUN (by line) */
+  markerOfLine: Map<number, string>;
   participants: ProbeParticipant[];
   steps: ProbeStep[];
   /** ancestors of each node */
@@ -732,6 +736,7 @@ function analyze(text: string, opts: ProbeOptions): Model {
   // The step DAG. A node stands for one vertex of the engine: steps whose whole history
   // (base, identity-changing instructions, sources) is equal are one node.
   const nodeBySig = new Map<string, number>();
+  const nodeSig: string[] = [];
   const preds: Set<number>[] = [];
   const nodeHash = new Map<number, string>();
   const node = (sig: string): number => {
@@ -739,6 +744,7 @@ function analyze(text: string, opts: ProbeOptions): Model {
     if (n === undefined) {
       n = preds.length;
       nodeBySig.set(sig, n);
+      nodeSig.push(sig);
       preds.push(new Set());
     }
     return n;
@@ -811,6 +817,26 @@ function analyze(text: string, opts: ProbeOptions): Model {
   };
   for (let n = 0; n < preds.length; n++) ancestors(n);
 
+  // Identical cache RUN text on different nodes (the model says they cannot be one
+  // vertex): the marker hash also names the node, so that a step can wait for one
+  // particular execution. Steps the model de-duplicates keep one text: the engine decides.
+  const markerOfLine = new Map<number, string>();
+  const nodesOfHash = new Map<string, Set<number>>();
+  for (const st of steps) {
+    if (!st.participant) continue;
+    const set = nodesOfHash.get(st.hash) ?? new Set<number>();
+    set.add(st.node);
+    nodesOfHash.set(st.hash, set);
+  }
+  for (const st of steps) {
+    if (!st.participant) continue;
+    if ((nodesOfHash.get(st.hash) as Set<number>).size > 1) {
+      st.hash = probeHash(`${st.hash}@${nodeSig[st.node]}`);
+      nodeHash.set(st.node, st.hash);
+    }
+    markerOfLine.set(st.line, st.hash);
+  }
+
   // Participants: RUNs with a cache mount.
   const partMap = new Map<string, ProbeParticipant>();
   for (const s of steps) {
@@ -838,6 +864,7 @@ function analyze(text: string, opts: ProbeOptions): Model {
     stages,
     target,
     hashOf,
+    markerOfLine,
     participants,
     steps,
     anc,
@@ -971,11 +998,12 @@ function render(
           const r = rewriteRunFlags(ins.rest);
           const flags = [...r.bad, ...r.mounts];
           if (r.cache) {
+            const mh = model.markerOfLine.get(ins.line) ?? h;
             const probeMount = `--mount=type=cache,id=${probeId},target=/probe,sharing=shared`;
             const script = rendezvousScript(
-              h,
-              waits.get(h) ?? new Map(),
-              blockers.has(h) ? idleTicks : 2 * idleTicks,
+              mh,
+              waits.get(mh) ?? new Map(),
+              blockers.has(mh) ? idleTicks : 2 * idleTicks,
               maxTicks,
             );
             out.push(`RUN ${[probeMount, ...flags].join(" ")} ${script}`);
