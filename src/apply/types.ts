@@ -3,21 +3,16 @@
  * passed with `--transform`: a pure function from one file and its findings to text edits.
  * It never reads or writes files; the apply engine merges, verifies and writes.
  */
+import type { MountField } from "../parse/mount";
 
 export type Sharing = "shared" | "private" | "locked";
 
-/** One `--mount` option as written: offsets into `TransformFile.source` (end exclusive). */
-export interface MountOption {
-  key: string;
-  rawKey: string;
-  value: string | null;
-  start: number;
-  end: number;
-  valueStart: number | null;
-  valueEnd: number | null;
-  /** The value's characters are contiguous and unquoted: safe to replace in place. */
-  valueContiguous: boolean;
-}
+/**
+ * One `--mount` option as written: `start`/`end` (the whole field), `valueStart`/`valueEnd`
+ * (its value; null for a bare flag such as `ro`) are offsets into `TransformFile.source`,
+ * end exclusive; `valueContiguous` says the value can be replaced in place.
+ */
+export type MountOption = MountField;
 
 export interface StageInfo {
   index: number;
