@@ -23,11 +23,14 @@ const split: Transform = (file, findings, api) => {
     const stages = new Map<number, StageInfo>();
     for (const u of f.uses) stages.set(u.stage.index, u.stage);
     const perStage = stages.size > 1;
+    // A race across Dockerfiles (compose services, bake targets): stage names may repeat
+    // between files, so the file's own tag comes first.
+    const fileTag = f.files.length > 1 ? file.tag : undefined;
     const perPlatform = f.selfRace.platforms;
     const changed: string[] = [];
     for (const use of f.keyUses) {
       if (!stages.has(use.stage.index)) continue;
-      const id = newId(use, perStage, perPlatform, f.splitArg);
+      const id = newId(use, fileTag, perStage, perPlatform, f.splitArg);
       if (id === rawId(use)) continue;
       edits.push(api.setOption(use, "id", id));
       changed.push(`line ${use.line} → id=${id}`);
@@ -53,8 +56,15 @@ function rawId(use: MountUse): string {
   return use.options.find((o) => o.key === "target")?.value ?? use.target;
 }
 
-function newId(use: MountUse, perStage: boolean, perPlatform: boolean, buildArg?: string): string {
+function newId(
+  use: MountUse,
+  fileTag: string | undefined,
+  perStage: boolean,
+  perPlatform: boolean,
+  buildArg?: string,
+): string {
   let id = rawId(use);
+  if (fileTag) id += `-${fileTag}`;
   if (perStage) id += `-${use.stage.name ?? `stage${use.stage.index}`}`;
   if (buildArg) id += `-$${buildArg}`;
   if (perPlatform) id += "-$TARGETPLATFORM";

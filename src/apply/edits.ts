@@ -5,6 +5,11 @@
 import { Edit } from "./types";
 
 export function applyEdits(source: string, edits: Edit[]): { text: string } | { error: string } {
+  for (const e of edits)
+    if (!e || !Number.isInteger(e.start) || !Number.isInteger(e.end) || typeof e.text !== "string")
+      return {
+        error: `malformed edit ${String(JSON.stringify(e)).slice(0, 80)}: needs integer start, end and a text`,
+      };
   const sorted = edits
     .map((e, i) => ({ ...e, i }))
     .sort((a, b) => a.start - b.start || a.end - b.end || a.i - b.i);

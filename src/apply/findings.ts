@@ -1,4 +1,5 @@
 /** Adapts the analysis of one file to the transform contract (plain data with source offsets). */
+import * as path from "path";
 import { FileResult } from "../pipeline";
 import { Race } from "../races/races";
 import { ParsedDockerfile, Stage } from "../parse/dockerfile";
@@ -14,8 +15,23 @@ export function transformFile(f: FileResult, parsed: ParsedDockerfile): Transfor
     const t = parsed.stages.find((s) => stageLabel(s) === b.target);
     if (t) targets[b.name] = t.index;
   }
-  return { path: f.path, source: parsed.text, eol, stages, targets };
+  return { path: f.path, source: parsed.text, eol, stages, targets, tag: fileTag(f) };
 }
+
+function fileTag(f: FileResult): string {
+  const names = [...new Set(f.builds.map((b) => b.name))];
+  if (names.length === 1 && names[0] !== "default") return sanitize(names[0]);
+  const base = path.basename(f.path);
+  const dir = path.basename(path.dirname(path.resolve(f.path)));
+  const own = base.replace(/^Dockerfile\.?|\.?Dockerfile$/i, "").replace(/^Containerfile$/i, "");
+  return sanitize(own || dir);
+}
+
+const sanitize = (s: string) =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9_.-]+/g, "-")
+    .replace(/^-+|-+$/g, "") || "file";
 
 function stageInfo(st: Stage, escape: string): StageInfo {
   const args: StageInfo["args"] = [];
@@ -90,6 +106,7 @@ export function findingsFor(f: FileResult, tf: TransformFile, races: Race[]): Fi
       selfRace: r.selfRace,
       builds: f.builds.map((b) => b.name),
       splitArg: r.splitArg,
+      files: [...new Set(r.uses.map((u) => u.step.build.file.path))].sort(),
     };
   });
 }

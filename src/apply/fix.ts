@@ -39,6 +39,21 @@ function runTransform(
   transform: Transform,
   f: FileResult,
 ): { text: string; notes: string[] } | { error: string } {
+  try {
+    return transformOnce(transform, f);
+  } catch (e) {
+    // a bug met on one file must not end a bulk run: that file is reported and left alone
+    const why = e instanceof Error ? e.message : String(e);
+    return { error: `internal error while fixing this file (please report it): ${firstLine(why)}` };
+  }
+}
+
+const firstLine = (s: string) => s.split(/\r\n|\r|\n/)[0];
+
+function transformOnce(
+  transform: Transform,
+  f: FileResult,
+): { text: string; notes: string[] } | { error: string } {
   if (!f.parsed) return { error: "not parsed" };
   const races = needsFix(f);
   if (races.length === 0) return { text: f.parsed.text, notes: [] };
@@ -48,7 +63,7 @@ function runTransform(
   try {
     out = transform(tf, findings, createApi(tf));
   } catch (e) {
-    return { error: `transform failed: ${(e as Error).message}` };
+    return { error: `transform failed: ${firstLine(String((e as Error)?.message ?? e))}` };
   }
   const res = Array.isArray(out) ? { edits: out, notes: [] } : out;
   if (!res || !Array.isArray(res.edits))

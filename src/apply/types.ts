@@ -73,6 +73,8 @@ export interface Finding {
   builds: string[];
   /** A build arg declared in the stage that tells the racing builds apart (split by `-$ARG`). */
   splitArg?: string;
+  /** Every file with a racing use (more than one: the race crosses Dockerfiles). */
+  files: string[];
 }
 
 export interface TransformFile {
@@ -82,6 +84,9 @@ export interface TransformFile {
   stages: StageInfo[];
   /** The target stage of each build using this file (by build name). */
   targets: Record<string, number>;
+  /** A short readable name for this file, unique among the files of a run where possible: its
+   *  build's name when one build uses it, else taken from its path (e.g. `api` for api/Dockerfile). */
+  tag: string;
 }
 
 export interface Edit {
