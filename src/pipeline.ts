@@ -82,9 +82,13 @@ export async function analyze(
     if ("error" in text)
       r.diagnostics.push({ line: text.line ?? 0, message: text.error, severity: "error" });
     else {
-      parsed = parseDockerfile(p, text.text);
-      r.parsed = parsed;
-      r.diagnostics.push(...parsed.errors);
+      try {
+        parsed = parseDockerfile(p, text.text);
+        r.parsed = parsed;
+        r.diagnostics.push(...parsed.errors);
+      } catch (e) {
+        r.diagnostics.push(internalError(e));
+      }
     }
     parsedByAbs.set(abs, parsed);
     return parsed;
@@ -146,7 +150,15 @@ export async function analyze(
     ]);
   }
 
-  for (const group of groups) analyzeGroup(group, opts, (p) => resultFor(p, "dockerfile"));
+  for (const group of groups) {
+    try {
+      analyzeGroup(group, opts, (p) => resultFor(p, "dockerfile"));
+    } catch (e) {
+      // a bug met on one input must not end a bulk run: that group's files report it
+      for (const b of group)
+        resultFor(b.file.path, "dockerfile").diagnostics.push(internalError(e));
+    }
+  }
 
   const files = [...results.values()];
   for (const f of files) {
@@ -208,11 +220,30 @@ function relativeTo(declaringFile: string, target: string): string {
 function dedupeDiagnostics(ds: Diagnostic[]): Diagnostic[] {
   const seen = new Set<string>();
   const out: Diagnostic[] = [];
-  for (const d of ds) {
+  for (const raw of ds) {
+    // one line per diagnostic: control characters from the input (a lone CR in a mount
+    // option, say) are shown escaped, never printed raw
+    const d = { ...raw, message: oneLine(raw.message) };
     const k = `${d.line}\u0000${d.severity}\u0000${d.message}`;
     if (seen.has(k)) continue;
     seen.add(k);
     out.push(d);
   }
   return out.sort((a, b) => a.line - b.line);
+}
+
+function oneLine(message: string): string {
+  // eslint-disable-next-line no-control-regex
+  return message.replace(/[\u0000-\u0008\u000a-\u001f\u007f\u2028\u2029]/g, (c) =>
+    c === "\r" ? "\\r" : c === "\n" ? "\\n" : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+function internalError(e: unknown): Diagnostic {
+  const why = e instanceof Error ? e.message : String(e);
+  return {
+    line: 0,
+    message: `internal error while analysing this file (please report it): ${why.split("\n")[0]}`,
+    severity: "error",
+  };
 }

@@ -5,13 +5,17 @@
  */
 import yargs from "yargs";
 import { gitDiff } from "../apply/diff";
-import { planFixes } from "../apply/fix";
+import { FileFix, planFixes } from "../apply/fix";
 import { Strategy, STRATEGIES, TransformLoadError } from "../apply/load";
 import { writeAtomic } from "../apply/write";
 import { discover } from "../discover/discover";
 import { defaultLoader } from "../discover/load";
+import { explain, knownNames } from "../knowledge/explain";
 import { analyze, AnalysisResult, AnalyzeOptions } from "../pipeline";
+import { toGithub } from "../report/github";
+import { graphView, toDot, toMermaid } from "../report/graph";
 import { toJson } from "../report/json";
+import { toSarif } from "../report/sarif";
 import { toText } from "../report/text";
 
 export const EXIT_OK = 0;
@@ -25,6 +29,7 @@ interface CommonArgs {
   "build-arg"?: string[] | string;
   platform?: string;
   quiet: boolean;
+  verbose?: boolean;
   debug: boolean;
 }
 
@@ -43,14 +48,34 @@ export async function main(argv: string[]): Promise<number> {
       "Report cache mounts that race; exit 1 if any unsafe race remains",
       (y) =>
         common(y)
+          .option("format", {
+            describe:
+              "Output format: text, json (SPEC §4), sarif (SARIF 2.1.0 for code scanning, with fixes), github (workflow annotations)",
+            choices: ["text", "json", "sarif", "github"],
+            default: "text",
+          })
+          .option("verbose", {
+            alias: "v",
+            describe:
+              "Also list the cache steps that may run in parallel and the cache runs that do not race",
+            type: "boolean",
+          })
+          .option("strategy", {
+            describe: "Strategy of the fixes attached to --format sarif results",
+            choices: STRATEGIES,
+            default: "auto",
+          })
           .example("$0 check", "check every Dockerfile, compose and bake file under .")
           .example(
             "$0 check Dockerfile --target release --platform linux/amd64,linux/arm64",
             "model one multi-platform build",
           )
-          .example("$0 check . --format json > races.json", "machine-readable report (SPEC §4)"),
+          .example("$0 check . --format json > races.json", "machine-readable report (SPEC §4)")
+          .example("$0 check . --format sarif > buildrace.sarif", "for GitHub code scanning")
+          .example("$0 check . --format github", "annotations in a GitHub Actions log")
+          .example("$0 check -v examples/", "also list parallel steps and quiet cache runs"),
       async (args) => {
-        exit = await runCheck(args as unknown as CommonArgs, out);
+        exit = await runCheck(args as unknown as CheckArgs, out);
       },
     )
     .command(
@@ -86,7 +111,82 @@ export async function main(argv: string[]): Promise<number> {
         exit = await runFix(args as unknown as FixArgs, out);
       },
     )
-    .demandCommand(1, "Tell buildrace what to do: check or fix (see buildrace --help)")
+    .command(
+      "graph <file>",
+      "Draw the step graph of a Dockerfile (Mermaid or Graphviz DOT) with cache mounts and races marked",
+      (y) =>
+        y
+          .positional("file", {
+            describe:
+              "A Dockerfile, or a compose/bake file or directory (one diagram with every Dockerfile they build)",
+            type: "string",
+            demandOption: true,
+          })
+          .option("format", {
+            describe: "mermaid (renders in GitHub/GitLab markdown) or dot (Graphviz)",
+            choices: ["mermaid", "dot"],
+            default: "mermaid",
+          })
+          .option("target", {
+            describe: "Stage to build (default: the last stage); case-insensitive",
+            type: "string",
+          })
+          .option("build-arg", {
+            describe: "Build argument KEY=VALUE, as docker build --build-arg (repeatable)",
+            type: "string",
+            requiresArg: true,
+          })
+          .option("platform", {
+            describe: "Target platforms, comma-separated: one concurrent build each",
+            type: "string",
+          })
+          .option("debug", {
+            describe: "Show stack traces of internal errors",
+            type: "boolean",
+            default: false,
+          })
+          .example("$0 graph Dockerfile", "Mermaid flowchart: paste it into a ```mermaid block")
+          .example(
+            "$0 graph Dockerfile --format dot | dot -Tsvg > graph.svg",
+            "render with Graphviz",
+          )
+          .example(
+            "$0 graph Dockerfile --target release --platform linux/amd64,linux/arm64",
+            "the graph of one multi-platform build",
+          ),
+      async (args) => {
+        exit = await runGraph(args as unknown as GraphArgs, out);
+      },
+    )
+    .command(
+      "explain [name]",
+      "Explain a rule or a cache tool: why it races, the error seen in the field, the fix options",
+      (y) =>
+        y
+          .positional("name", {
+            describe: `A rule or a tool (${knownNames().join(", ")})`,
+            type: "string",
+          })
+          .option("debug", {
+            describe: "Show stack traces of internal errors",
+            type: "boolean",
+            default: false,
+          })
+          .example(
+            "$0 explain cargo-registry",
+            "why parallel cargo builds fail on a shared registry",
+          )
+          .example("$0 explain apt", "apt's locks and what to do about them")
+          .example("$0 explain shared-cache-race", "the rule, and the fix options with their costs")
+          .example("$0 explain", "list every name"),
+      (args) => {
+        exit = runExplain(args.name as string | undefined, out);
+      },
+    )
+    .demandCommand(
+      1,
+      "Tell buildrace what to do: check, fix, graph or explain (see buildrace --help)",
+    )
     .strict()
     .help()
     .alias("h", "help")
@@ -173,20 +273,22 @@ export function analyzeOptions(args: CommonArgs): AnalyzeOptions {
   return { target: args.target, buildArgs, platforms, env: process.env as Record<string, string> };
 }
 
-export async function runAnalysis(args: CommonArgs): Promise<AnalysisResult> {
+/**
+ * Discovers and analyses the paths. With `fixStrategy`, the verified fixes are computed in
+ * the same pass (planFixes analyses once) and returned alongside (`check --format sarif`).
+ */
+export async function runAnalysis(
+  args: CommonArgs,
+  fixStrategy?: Strategy,
+): Promise<AnalysisResult & { fixes?: FileFix[] }> {
   const opts = analyzeOptions(args);
   const found = discover(args.paths.length ? args.paths : ["."]);
-  const result = await analyze(found.files, opts, defaultLoader);
-  for (const p of found.problems)
-    result.files.push({
-      path: p.path,
-      kind: "dockerfile",
-      builds: [],
-      cacheRuns: [],
-      pairs: [],
-      races: [],
-      diagnostics: [{ line: 0, message: p.message, severity: "error" }],
-    });
+  let result: AnalysisResult & { fixes?: FileFix[] };
+  if (fixStrategy) {
+    const plan = await planFixes(found.files, { ...opts, strategy: fixStrategy }, defaultLoader);
+    result = { ...plan.result, fixes: plan.fixes };
+  } else result = await analyze(found.files, opts, defaultLoader);
+  for (const p of found.problems) result.files.push(problemFile(p.path, p.message));
   if (found.files.length === 0 && found.problems.length === 0)
     throw new UsageError(
       `no Dockerfile, compose or bake file found in ${args.paths.join(", ")} (looked for Dockerfile, *.Dockerfile, Dockerfile.*, Containerfile, compose*.yml, docker-bake.hcl)`,
@@ -194,11 +296,91 @@ export async function runAnalysis(args: CommonArgs): Promise<AnalysisResult> {
   return result;
 }
 
-async function runCheck(args: CommonArgs, out: (s: string) => void): Promise<number> {
-  const result = await runAnalysis(args);
-  if (args.format === "json") out(JSON.stringify(toJson(result), null, 2) + "\n");
-  else out(toText(result, { color: useColor(), quiet: args.quiet }));
+interface CheckArgs extends CommonArgs {
+  strategy: Strategy;
+}
+
+async function runCheck(args: CheckArgs, out: (s: string) => void): Promise<number> {
+  const started = Date.now();
+  if (args.quiet && args.verbose) throw new UsageError("--quiet and --verbose cannot be combined");
+  const result = await runAnalysis(args, args.format === "sarif" ? args.strategy : undefined);
+  if (args.format === "sarif")
+    out(
+      JSON.stringify(toSarif(result, { fixes: result.fixes, strategy: args.strategy }), null, 2) +
+        "\n",
+    );
+  else if (args.format === "json") out(JSON.stringify(toJson(result), null, 2) + "\n");
+  else if (args.format === "github") out(toGithub(result));
+  else
+    out(
+      toText(result, {
+        color: useColor(),
+        quiet: args.quiet,
+        verbose: args.verbose,
+        elapsedMs: Date.now() - started,
+      }),
+    );
   return checkExit(result);
+}
+
+function problemFile(path: string, message: string): AnalysisResult["files"][number] {
+  return {
+    path,
+    kind: "dockerfile",
+    builds: [],
+    cacheRuns: [],
+    pairs: [],
+    races: [],
+    diagnostics: [{ line: 0, message, severity: "error" }],
+  };
+}
+
+interface GraphArgs {
+  file: string;
+  format: "mermaid" | "dot";
+  target?: string;
+  "build-arg"?: string[] | string;
+  platform?: string;
+}
+
+async function runGraph(args: GraphArgs, out: (s: string) => void): Promise<number> {
+  const result = await runAnalysis({
+    ...args,
+    paths: [args.file],
+    format: "text",
+    quiet: false,
+    debug: false,
+  });
+  const err = (s: string) => process.stderr.write(s);
+  for (const f of result.files)
+    for (const d of f.diagnostics)
+      if (d.severity === "error")
+        err(`${f.path}${d.line ? `:${d.line}` : ""}: error: ${d.message}\n`);
+  const view = graphView(result.files);
+  if (!view) {
+    err(`buildrace: no Dockerfile could be drawn from ${args.file}\n`);
+    return EXIT_ERROR;
+  }
+  out(args.format === "dot" ? toDot(view) : toMermaid(view));
+  return result.files.some((f) => f.diagnostics.some((d) => d.severity === "error"))
+    ? EXIT_ERROR
+    : EXIT_OK;
+}
+
+function runExplain(name: string | undefined, out: (s: string) => void): number {
+  if (name === undefined) {
+    out(`buildrace explain <name>, where name is one of:\n  ${knownNames().join("\n  ")}\n`);
+    return EXIT_OK;
+  }
+  const text = explain(name);
+  if (text === undefined) {
+    process.stderr.write(
+      `buildrace: no rule or tool named "${name}". Known names:\n  ${knownNames().join("\n  ")}\n`,
+    );
+    return EXIT_ERROR;
+  }
+  out(text);
+  return EXIT_OK;
 }
 
 interface FixArgs extends CommonArgs {
@@ -266,12 +448,18 @@ async function runFix(args: FixArgs, out: (s: string) => void): Promise<number> 
 export function checkExit(result: AnalysisResult): number {
   if (result.files.some((f) => f.diagnostics.some((d) => d.severity === "error")))
     return EXIT_ERROR;
-  if (result.files.some((f) => f.races.some((r) => r.safety !== "safe"))) return EXIT_FINDINGS;
+  if (result.files.some((f) => f.races.some((r) => r.safety !== "safe" && !r.suppressed)))
+    return EXIT_FINDINGS;
   return EXIT_OK;
 }
 
-export function useColor(): boolean {
-  if (process.env.NO_COLOR) return false;
-  if (process.env.FORCE_COLOR && process.env.FORCE_COLOR !== "0") return true;
-  return Boolean(process.stdout.isTTY);
+/** Colour only on a terminal; NO_COLOR (no-color.org) wins, FORCE_COLOR forces it (0/false: off). */
+export function useColor(
+  env: NodeJS.ProcessEnv = process.env,
+  tty = process.stdout.isTTY,
+): boolean {
+  if (env.NO_COLOR) return false;
+  const force = env.FORCE_COLOR;
+  if (force !== undefined) return !(force === "0" || force.toLowerCase() === "false");
+  return Boolean(tty);
 }

@@ -4,7 +4,7 @@
  * split here with BuildKit's own rules (dockerfile-ast does not follow continuations inside
  * a flag), every piece keeping its offsets in the original text.
  */
-import { DockerfileParser, Instruction as AstInstruction, Onbuild } from "dockerfile-ast";
+import { DockerfileParser, Heredoc, Instruction as AstInstruction, Onbuild } from "dockerfile-ast";
 import { Diagnostic } from "../diagnostics";
 import { parseMountWord, RawMount } from "./mount";
 import {
@@ -97,6 +97,16 @@ const STAGE_NAME = /^[a-z][a-z0-9-_.]*$/;
 
 export function parseDockerfile(path: string, text: string): ParsedDockerfile {
   const errors: Diagnostic[] = [];
+  const tooLong = firstTooLongLine(text);
+  if (tooLong) {
+    // BuildKit's line scanner stops there and the build fails; parsing on costs time for nothing
+    errors.push({
+      line: tooLong.line,
+      message: `line ${tooLong.line} is ${tooLong.bytes} bytes long: dockerfile line greater than max allowed size of ${MAX_LINE_BYTES}`,
+      severity: "error",
+    });
+    return { path, text, escape: "\\", globalArgs: [], stages: [], errors };
+  }
   // dockerfile-ast does not know about a BOM; a space keeps every offset identical.
   const astText = text.startsWith("\uFEFF") ? " " + text.slice(1) : text;
   let ast = DockerfileParser.parse(astText);
@@ -152,6 +162,19 @@ export function parseDockerfile(path: string, text: string): ParsedDockerfile {
     }
     stages[stages.length - 1].instructions.push(ins);
   }
+  const firstNamed = new Map<string, Stage>();
+  for (const st of stages) {
+    if (!st.name) continue;
+    const first = firstNamed.get(st.name);
+    if (first)
+      // BuildKit's DuplicateStageName check: a warning; references resolve to the last one
+      errors.push({
+        line: st.from.line,
+        message: `Duplicate stage name "${st.name}" (also on line ${first.from.line}), stage names should be unique: references resolve to the last one`,
+        severity: "warning",
+      });
+    else firstNamed.set(st.name, st);
+  }
   if (stages.length === 0 && !errors.some((e) => e.severity === "error")) {
     errors.push({
       line: 1,
@@ -177,10 +200,15 @@ function toInstruction(
   const line = range.start.line + 1;
   const ins = fromLogical(logical, line, start, end, escape, errors);
   ins.ignore = ignoreAbove(text, start);
-  ins.heredoc =
+  const heredocs: Heredoc[] =
     logical.text.includes("<<") && // asking dockerfile-ast for heredocs parses every argument: only when possible
-    typeof (node as any).getHeredocs === "function" &&
-    (node as any).getHeredocs().length > 0;
+    typeof (node as any).getHeredocs === "function"
+      ? (node as any).getHeredocs()
+      : [];
+  ins.heredoc = heredocs.length > 0;
+  // BuildKit reads heredoc bodies to their terminator line; reaching EOF fails the file
+  if (heredocs.some((h) => h.getName() !== "" && h.getDelimiterRange() === null))
+    errors.push({ line, message: "unterminated heredoc", severity: "error" });
   if (ins.keyword === "ONBUILD" && node instanceof Onbuild) {
     const m = /^\S+\s+/.exec(logical.text);
     if (m) {
@@ -255,6 +283,25 @@ function toStage(ins: Instruction, index: number, errors: Diagnostic[]): Stage {
     if (f.name !== "platform")
       errors.push({ line: ins.line, message: `unknown flag: --${f.name}`, severity: "error" });
   return { index, name, baseName: words[0] ?? "", platform, from: ins, instructions: [] };
+}
+
+/** BuildKit reads lines with a bufio.Scanner of the default size: 64 KiB with the line break. */
+const MAX_LINE_BYTES = 65535;
+
+/** The first physical line (split at LF, as BuildKit does) longer than BuildKit accepts. */
+function firstTooLongLine(text: string): { line: number; bytes: number } | undefined {
+  let line = 1;
+  for (let pos = 0; pos < text.length; line++) {
+    let eol = text.indexOf("\n", pos);
+    if (eol < 0) eol = text.length;
+    // a UTF-16 unit is at most 3 UTF-8 bytes: only long lines need counting
+    if ((eol - pos) * 3 > MAX_LINE_BYTES) {
+      const bytes = Buffer.byteLength(text.slice(pos, eol), "utf8");
+      if (bytes > MAX_LINE_BYTES) return { line, bytes };
+    }
+    pos = eol + 1;
+  }
+  return undefined;
 }
 
 /** Same-length text where a line ending in `EE` (not a continuation for BuildKit) no longer ends in E. */

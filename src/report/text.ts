@@ -1,11 +1,15 @@
 /** Human-readable report: one block per race, file:line first, then a summary line. */
-import { AnalysisResult } from "../pipeline";
+import { AnalysisResult, FileResult } from "../pipeline";
 import { Race } from "../races/races";
 import { stageLabel } from "../resolve/resolve";
 
 export interface TextOptions {
   color: boolean;
   quiet?: boolean;
+  /** Also list the parallel cache-step pairs and the cache runs that race with nothing. */
+  verbose?: boolean;
+  /** Elapsed time, shown in the summary line. */
+  elapsedMs?: number;
 }
 
 const FIX_TEXT: Record<Race["fix"], string> = {
@@ -46,10 +50,59 @@ export function toText(result: AnalysisResult, opts: TextOptions): string {
       : "") +
     (suppressed ? `, ${suppressed} suppressed` : "") +
     `, ${errors} error${errors === 1 ? "" : "s"}` +
-    (warnings ? `, ${warnings} warning${warnings === 1 ? "" : "s"}` : "");
+    (warnings ? `, ${warnings} warning${warnings === 1 ? "" : "s"}` : "") +
+    (opts.elapsedMs !== undefined ? ` (${(opts.elapsedMs / 1000).toFixed(2)}s)` : "");
+  if (opts.verbose) for (const f of result.files) out.push(...verboseLines(f, c));
   if (out.length) out.push("");
   out.push(summary);
   return out.join("\n") + "\n";
+}
+
+/** `--verbose`: which cache steps may overlap, and the cache runs that race with nothing. */
+function verboseLines(f: FileResult, c: ReturnType<typeof colors>): string[] {
+  const lines: string[] = [];
+  const stageAt = new Map<number, string>();
+  for (const cr of f.cacheRuns) stageAt.set(cr.instruction.line, stageLabel(cr.stage));
+  const pairs = new Set<string>();
+  for (const p of f.pairs) {
+    const [x, y] = [p.a.instruction.line, p.b.instruction.line].sort((m, n) => m - n);
+    pairs.add(`${x},${y}`);
+  }
+  const sorted = [...pairs]
+    .map((k) => k.split(",").map(Number))
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const at = (l: number) => `line ${l} (stage ${stageAt.get(l) ?? "?"})`;
+  if (sorted.length) {
+    lines.push(`${f.path}: ${c.dim("cache steps that may run at the same time:")}`);
+    for (const [x, y] of sorted)
+      lines.push(
+        x === y ? `    ${at(x)} with another instance of itself` : `    ${at(x)} and ${at(y)}`,
+      );
+  }
+  const racing = new Set(
+    f.races.flatMap((r) =>
+      r.uses.filter((u) => u.step.build.file === f.parsed).map((u) => u.step.instruction.line),
+    ),
+  );
+  const quiet = new Map<number, string>();
+  for (const cr of f.cacheRuns) {
+    if (racing.has(cr.instruction.line)) continue;
+    const why = !cr.built
+      ? "stage not built"
+      : cr.mounts.every((m) => m.spec.sharing !== "shared")
+        ? "not shared"
+        : "no overlapping use of its keys";
+    const keys = cr.mounts.map(
+      (m) => `${m.key}${m.spec.sharing !== "shared" ? ` (${m.spec.sharing})` : ""}`,
+    );
+    if (!quiet.has(cr.instruction.line) || why !== "stage not built")
+      quiet.set(cr.instruction.line, `    ${at(cr.instruction.line)}: ${keys.join(", ")} — ${why}`);
+  }
+  if (quiet.size) {
+    lines.push(`${f.path}: ${c.dim("cache runs that race with nothing:")}`);
+    for (const l of [...quiet.keys()].sort((a, b) => a - b)) lines.push(quiet.get(l) as string);
+  }
+  return lines;
 }
 
 function raceBlock(r: Race, c: ReturnType<typeof colors>): string[] {
