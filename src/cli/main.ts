@@ -5,18 +5,17 @@
  */
 import yargs from "yargs";
 import { gitDiff } from "../apply/diff";
-import { FileFix, planFixes } from "../apply/fix";
 import { Strategy, STRATEGIES, TransformLoadError } from "../apply/load";
 import { writeAtomic } from "../apply/write";
-import { discover } from "../discover/discover";
-import { defaultLoader } from "../discover/load";
+import { ConfigError } from "../config/config";
 import { explain, knownNames } from "../knowledge/explain";
-import { analyze, AnalysisResult, AnalyzeOptions } from "../pipeline";
+import { AnalysisResult } from "../pipeline";
 import { toGithub } from "../report/github";
 import { graphView, toDot, toMermaid } from "../report/graph";
 import { toJson } from "../report/json";
 import { toSarif } from "../report/sarif";
 import { toText } from "../report/text";
+import { run, RunOptions, RunResult } from "../run";
 
 export const EXIT_OK = 0;
 export const EXIT_FINDINGS = 1;
@@ -28,6 +27,7 @@ interface CommonArgs {
   target?: string;
   "build-arg"?: string[] | string;
   platform?: string;
+  config?: string;
   quiet: boolean;
   verbose?: boolean;
   debug: boolean;
@@ -61,9 +61,9 @@ export async function main(argv: string[]): Promise<number> {
             type: "boolean",
           })
           .option("strategy", {
-            describe: "Strategy of the fixes attached to --format sarif results",
+            describe:
+              "Strategy of the fixes attached to --format sarif results (default: the config's, else auto)",
             choices: STRATEGIES,
-            default: "auto",
           })
           .example("$0 check", "check every Dockerfile, compose and bake file under .")
           .example(
@@ -85,9 +85,8 @@ export async function main(argv: string[]): Promise<number> {
         common(y)
           .option("strategy", {
             describe:
-              "auto: per cache from the knowledge base (safe left shared, unsafe locked, output caches split); lock: sharing=locked; split: an id per stage/platform; merge: join two racing stages when provably safe, else lock",
+              "(default: the config's, else auto) auto: per cache from the knowledge base (safe left shared, unsafe locked, output caches split); lock: sharing=locked; split: an id per stage/platform; merge: join two racing stages when provably safe, else lock",
             choices: STRATEGIES,
-            default: "auto",
           })
           .option("transform", {
             describe: "Path of your own transform module (same signature as transforms/*.ts)",
@@ -213,7 +212,6 @@ function common<T>(y: yargs.Argv<T>) {
       describe: "Dockerfiles, compose or bake files, or directories to search (default: .)",
       type: "string",
       array: true,
-      default: ["."],
     })
     .option("format", {
       describe: "Output format",
@@ -234,6 +232,12 @@ function common<T>(y: yargs.Argv<T>) {
         "Target platforms, comma-separated (e.g. linux/amd64,linux/arm64): one concurrent build each",
       type: "string",
     })
+    .option("config", {
+      describe:
+        "Config file for every input (default: the nearest buildrace.config.json, .buildracerc.json or .buildracerc upward from each file)",
+      type: "string",
+      requiresArg: true,
+    })
     .option("quiet", {
       alias: "q",
       describe: "Only print errors and races that need fixing",
@@ -247,7 +251,8 @@ function common<T>(y: yargs.Argv<T>) {
     });
 }
 
-export function analyzeOptions(args: CommonArgs): AnalyzeOptions {
+/** Command-line flags as run options; only flags the user gave override a config file. */
+export function runOptions(args: CommonArgs & { strategy?: Strategy }): RunOptions {
   const buildArgs: Record<string, string> = {};
   const raw = args["build-arg"] as string[] | string | undefined;
   for (const kv of raw === undefined ? [] : Array.isArray(raw) ? raw : [raw]) {
@@ -270,44 +275,61 @@ export function analyzeOptions(args: CommonArgs): AnalyzeOptions {
   for (const p of platforms ?? [])
     if (!/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/.test(p))
       throw new UsageError(`--platform: "${p}" is not os/arch[/variant] (e.g. linux/arm64)`);
-  return { target: args.target, buildArgs, platforms, env: process.env as Record<string, string> };
+  return {
+    target: args.target,
+    buildArgs,
+    platforms,
+    strategy: args.strategy,
+    configPath: args.config,
+    env: process.env as Record<string, string>,
+  };
+}
+
+/** Paths to work on: the positionals, plus any after `--`; none means the current directory. */
+function pathsOf(args: CommonArgs): string[] {
+  const rest = ((args as { _?: unknown[] })._ ?? []).slice(1).map(String);
+  const paths = [...(args.paths ?? []), ...rest];
+  return paths.length ? paths : ["."];
 }
 
 /**
- * Discovers and analyses the paths. With `fixStrategy`, the verified fixes are computed in
- * the same pass (planFixes analyses once) and returned alongside (`check --format sarif`).
+ * Discovers and analyses the paths under their configuration. In "fix" mode the verified
+ * fixes are computed in the same pass and returned alongside (`fix`, `check --format sarif`).
  */
 export async function runAnalysis(
-  args: CommonArgs,
-  fixStrategy?: Strategy,
-): Promise<AnalysisResult & { fixes?: FileFix[] }> {
-  const opts = analyzeOptions(args);
-  const found = discover(args.paths.length ? args.paths : ["."]);
-  let result: AnalysisResult & { fixes?: FileFix[] };
-  if (fixStrategy) {
-    const plan = await planFixes(found.files, { ...opts, strategy: fixStrategy }, defaultLoader);
-    result = { ...plan.result, fixes: plan.fixes };
-  } else result = await analyze(found.files, opts, defaultLoader);
-  for (const p of found.problems) result.files.push(problemFile(p.path, p.message));
-  if (found.files.length === 0 && found.problems.length === 0)
+  args: CommonArgs & { strategy?: Strategy; transform?: string },
+  mode: "check" | "fix" = "check",
+): Promise<RunResult> {
+  let result: RunResult;
+  try {
+    result = await run(pathsOf(args), { ...runOptions(args), transformPath: args.transform }, mode);
+  } catch (e) {
+    if (e instanceof TransformLoadError || e instanceof ConfigError)
+      throw new UsageError(e.message);
+    throw e;
+  }
+  if (result.files.length === 0 && result.ignored.length === 0)
     throw new UsageError(
-      `no Dockerfile, compose or bake file found in ${args.paths.join(", ")} (looked for Dockerfile, *.Dockerfile, Dockerfile.*, Containerfile, compose*.yml, docker-bake.hcl)`,
+      `no Dockerfile, compose or bake file found in ${pathsOf(args).join(", ")} (looked for Dockerfile, *.Dockerfile, Dockerfile.*, Containerfile, compose*.yml, docker-bake.hcl)`,
     );
   return result;
 }
 
 interface CheckArgs extends CommonArgs {
-  strategy: Strategy;
+  strategy?: Strategy;
 }
 
 async function runCheck(args: CheckArgs, out: (s: string) => void): Promise<number> {
   const started = Date.now();
   if (args.quiet && args.verbose) throw new UsageError("--quiet and --verbose cannot be combined");
-  const result = await runAnalysis(args, args.format === "sarif" ? args.strategy : undefined);
+  const result = await runAnalysis(args, args.format === "sarif" ? "fix" : "check");
   if (args.format === "sarif")
     out(
-      JSON.stringify(toSarif(result, { fixes: result.fixes, strategy: args.strategy }), null, 2) +
-        "\n",
+      JSON.stringify(
+        toSarif(result, { fixes: result.fixes, strategy: args.strategy ?? "auto" }),
+        null,
+        2,
+      ) + "\n",
     );
   else if (args.format === "json") out(JSON.stringify(toJson(result), null, 2) + "\n");
   else if (args.format === "github") out(toGithub(result));
@@ -321,18 +343,6 @@ async function runCheck(args: CheckArgs, out: (s: string) => void): Promise<numb
       }),
     );
   return checkExit(result);
-}
-
-function problemFile(path: string, message: string): AnalysisResult["files"][number] {
-  return {
-    path,
-    kind: "dockerfile",
-    builds: [],
-    cacheRuns: [],
-    pairs: [],
-    races: [],
-    diagnostics: [{ line: 0, message, severity: "error" }],
-  };
 }
 
 interface GraphArgs {
@@ -350,7 +360,7 @@ async function runGraph(args: GraphArgs, out: (s: string) => void): Promise<numb
     format: "text",
     quiet: false,
     debug: false,
-  });
+  } as CommonArgs);
   const err = (s: string) => process.stderr.write(s);
   for (const f of result.files)
     for (const d of f.diagnostics)
@@ -384,31 +394,17 @@ function runExplain(name: string | undefined, out: (s: string) => void): number 
 }
 
 interface FixArgs extends CommonArgs {
-  strategy: Strategy;
+  strategy?: Strategy;
   transform?: string;
   write: boolean;
   check: boolean;
 }
 
 async function runFix(args: FixArgs, out: (s: string) => void): Promise<number> {
-  const opts = analyzeOptions(args);
-  const found = discover(args.paths.length ? args.paths : ["."]);
-  if (found.files.length === 0 && found.problems.length === 0)
-    throw new UsageError(`no Dockerfile, compose or bake file found in ${args.paths.join(", ")}`);
-  let plan;
-  try {
-    plan = await planFixes(
-      found.files,
-      { ...opts, strategy: args.strategy, transformPath: args.transform },
-      defaultLoader,
-    );
-  } catch (e) {
-    if (e instanceof TransformLoadError) throw new UsageError(e.message);
-    throw e;
-  }
+  const result = await runAnalysis(args, "fix");
+  const plan = { result, fixes: result.fixes ?? [] };
   const err = (s: string) => process.stderr.write(s);
-  let failed = found.problems.length > 0;
-  for (const p of found.problems) err(`${p.path}: error: ${p.message}\n`);
+  let failed = false;
   for (const f of plan.result.files)
     for (const d of f.diagnostics)
       if (d.severity === "error") {
