@@ -112,7 +112,28 @@ export function findRaces(graph: StepGraph, userRules: UserRule[] = []): RaceAna
   races.push(...nestedRaces(graph, userRules));
   races.sort((x, y) => firstLine(x) - firstLine(y) || (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
   for (const r of races) if (isSuppressed(r)) r.suppressed = true;
+  splitWhereLockingSerialises(races);
   return { pairs, races };
+}
+
+/**
+ * BuildKit holds a `sharing=locked` mount for the whole RUN, so locking an unsafe cache
+ * (a cargo registry) in a RUN that also compiles into a split output cache (cargo
+ * target/) would serialise the compile as well, undoing the split. Where an id per stage,
+ * platform or build arg can separate the uses, split the unsafe cache too: no race, no
+ * waiting (at the price of one cache copy per stage).
+ */
+function splitWhereLockingSerialises(races: Race[]): void {
+  const splitSteps = new Set<Step>();
+  for (const r of races)
+    if (r.fix === "split" && !r.suppressed) for (const u of r.uses) splitSteps.add(u.step);
+  for (const r of races) {
+    if (r.fix !== "lock" || r.rule !== "shared-cache-race" || r.suppressed) continue;
+    if (!r.uses.some((u) => splitSteps.has(u.step))) continue;
+    if (r.selfRace.builds && !(r.splitArg = distinguishingArg(r.uses))) continue;
+    r.fix = "split";
+    r.reason = `${r.kind.why}; locking it would serialise the whole RUN, including the build it runs into a split cache (BuildKit holds a locked mount until the RUN ends), so give it an id per ${r.splitArg ? `build (-$${r.splitArg})` : "stage"} instead`;
+  }
 }
 
 /** Does a `# buildrace-ignore` above this use's RUN cover this race? */

@@ -81,7 +81,7 @@ describe("toGithub", () => {
     expect(registry?.message).toContain("buildrace explain cargo-registry");
     // Raw output: the title's colon and the message's newlines are escaped.
     expect(out).toContain("title=buildrace%3A shared-cache-race");
-    expect(out).toMatch(/%0AFix: lock/);
+    expect(out).toMatch(/%0AFix: split/);
     expect(out.trim().split("\n").pop()).toBe(
       "buildrace: 1 file, 3 races to fix, 0 safe, 0 errors",
     );

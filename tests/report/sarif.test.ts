@@ -134,7 +134,7 @@ describe("--format sarif", () => {
       key: "//usr/local/cargo/registry",
       safety: "unsafe",
       tool: "cargo-registry",
-      fix: "lock",
+      fix: "split",
     });
     expect(target.properties).toMatchObject({ safety: "serialising", fix: "split" });
     const loc = registry.locations[0].physicalLocation;
@@ -170,9 +170,10 @@ describe("--format sarif", () => {
     ) as SarifResult;
     const reps = (registry.fixes as NonNullable<SarifResult["fixes"]>)[0].artifactChanges[0]
       .replacements;
+    // split, not lock: the same RUNs compile into the split target cache (see races.ts)
     expect(reps.map((x) => x.insertedContent?.text)).toEqual([
-      ",sharing=locked",
-      ",sharing=locked",
+      ",id=/usr/local/cargo/registry-build-api",
+      ",id=/usr/local/cargo/registry-build-cli",
     ]);
     expect(reps.map((x) => x.deletedRegion.startLine)).toEqual([10, 18]);
     expect(applyReplacements(before, allReplacements(results))).toBe(after);
