@@ -413,24 +413,54 @@ async function runFix(args: FixArgs, out: (s: string) => void): Promise<number> 
       }
   let changed = 0;
   let written = 0;
+  const json = args.format === "json";
+  const report: {
+    path: string;
+    changed: boolean;
+    written: boolean;
+    notes: string[];
+    error?: string;
+    diff: string;
+  }[] = [];
   for (const fix of plan.fixes) {
+    const entry = {
+      path: fix.path.split("\\").join("/"),
+      changed: false,
+      written: false,
+      notes: fix.notes,
+      diff: "",
+    } as (typeof report)[number];
+    report.push(entry);
     if (fix.error) {
       failed = true;
+      entry.error = fix.error;
       err(`${fix.path}: error: ${fix.error}\n`);
       continue;
     }
     if (fix.after === fix.before) continue;
     changed++;
-    if (!args.quiet) for (const n of fix.notes) err(`${fix.path}: ${n}\n`);
+    entry.changed = true;
+    entry.diff = gitDiff(fix.path, fix.before, fix.after);
+    if (!args.quiet && !json) for (const n of fix.notes) err(`${fix.path}: ${n}\n`);
     if (args.write) {
       const problem = writeAtomic(fix.path, fix.before, fix.after);
       if (problem) {
         failed = true;
+        entry.error = problem;
         err(`${fix.path}: error: ${problem}\n`);
-      } else written++;
-    } else out(gitDiff(fix.path, fix.before, fix.after));
+      } else {
+        written++;
+        entry.written = true;
+      }
+    } else if (!json) out(entry.diff);
   }
-  if (!args.quiet)
+  if (json) {
+    const errors = plan.result.files
+      .filter((f) => f.diagnostics.some((d) => d.severity === "error"))
+      .map((f) => ({ path: f.path, errors: f.diagnostics.filter((d) => d.severity === "error") }));
+    out(JSON.stringify({ version: 1, files: report, errors }, null, 2) + "\n");
+  }
+  if (!args.quiet && !json)
     err(
       args.write
         ? `buildrace: ${written} file${written === 1 ? "" : "s"} rewritten\n`

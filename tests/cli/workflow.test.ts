@@ -83,3 +83,17 @@ test("in a script: fix --check gates, --write fixes, exit codes as documented", 
   ].join("\n");
   expect(sh("bash", ["-c", script]).stdout.trim()).toBe("1 0 0 2");
 });
+
+test("fix --format json reports each file's change, notes and diff for scripts", () => {
+  const r = buildrace("fix", "--format", "json", ".");
+  expect(r.status).toBe(0);
+  const doc = JSON.parse(r.stdout);
+  expect(doc.version).toBe(1);
+  const byPath = Object.fromEntries(doc.files.map((f: { path: string }) => [f.path, f]));
+  expect(byPath["apt-heavy/Dockerfile"]).toMatchObject({ changed: true, written: false });
+  expect(byPath["apt-heavy/Dockerfile"].diff).toMatch(/^diff --git a\/apt-heavy\/Dockerfile/);
+  expect(byPath["apt-heavy/Dockerfile"].notes.join("\n")).toMatch(/apt.*lock/);
+  expect(doc.errors).toEqual([]);
+  const w = buildrace("fix", "--format", "json", "--write", ".");
+  expect(JSON.parse(w.stdout).files.every((f: { written: boolean }) => f.written)).toBe(true);
+});
