@@ -54,9 +54,19 @@ export function kindOfExplicit(file: string): InputKind {
 export function discover(paths: string[]): Discovered {
   const files: InputFile[] = [];
   const problems: Discovered["problems"] = [];
+  // the same file reached twice (a symlinked directory, `. sub/`) is analysed and written once
   const seen = new Set<string>();
+  let found = 0;
+  const reported = new Set<string>();
+  const problem = (p: string, message: string) => {
+    const key = `${p}\u0000${message}`;
+    if (reported.has(key)) return;
+    reported.add(key);
+    problems.push({ path: p, message });
+  };
   const add = (p: string, kind: InputKind) => {
-    const key = path.resolve(p);
+    found++;
+    const key = realOrResolved(p);
     if (seen.has(key)) return;
     seen.add(key);
     files.push({ path: p, kind });
@@ -66,67 +76,129 @@ export function discover(paths: string[]): Discovered {
     try {
       st = fs.statSync(p);
     } catch (e) {
-      problems.push({ path: p, message: describeFsError(e) });
+      problem(p, describeFsError(e));
       continue;
     }
-    if (st.isDirectory()) walk(p, add, problems, new Set());
-    else add(p, kindOfExplicit(p));
+    registerTreeRoot(st.isDirectory() ? p : path.dirname(p));
+    if (!st.isDirectory()) {
+      add(p, kindOfExplicit(p));
+      continue;
+    }
+    const before = { found, problems: problems.length };
+    walk(p, add, problem, new Set());
+    // Named explicitly but holds nothing to analyse: say so rather than skip it silently
+    // (a lone empty directory is left to the caller's "nothing found" usage error).
+    if (found === before.found && problems.length === before.problems) {
+      if (kindOfName(path.basename(p)))
+        problem(p, "is a directory, not a file (and holds no Dockerfile, compose or bake file)");
+      else if (paths.length > 1)
+        problem(p, "no Dockerfile, compose or bake file in this directory");
+    }
   }
   return { files, problems };
 }
 
+function realOrResolved(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return path.resolve(p);
+  }
+}
+
+/**
+ * The directories and files' directories the user named: `--write` keeps to these trees and
+ * refuses to follow a symlink out of them (see apply/write.ts).
+ */
+const treeRoots = new Map<string, string>(); // absolute → as the user wrote it
+
+function registerTreeRoot(p: string): void {
+  treeRoots.set(path.resolve(p), p);
+}
+
+/**
+ * The tree a discovered file belongs to, as the user named it: the deepest named root that
+ * holds the file lexically, else the file's own directory.
+ */
+export function treeRootOf(file: string): string {
+  const abs = path.resolve(file);
+  let best: string | undefined;
+  for (const r of treeRoots.keys()) {
+    const rel = path.relative(r, abs);
+    if (rel.startsWith("..") || path.isAbsolute(rel)) continue;
+    if (best === undefined || r.length > best.length) best = r;
+  }
+  return best !== undefined ? (treeRoots.get(best) as string) : path.dirname(file);
+}
+
+/**
+ * Walks a directory tree. Symlinks are followed after the real entries of the whole tree, so
+ * a file reached both directly and through a link keeps its real path; a link back to a
+ * directory it sits in is a loop (reported, not followed); a link to a directory already
+ * walked adds nothing.
+ */
 function walk(
-  dir: string,
+  root: string,
   add: (p: string, kind: InputKind) => void,
-  problems: Discovered["problems"],
-  visiting: Set<string>,
+  problem: (p: string, message: string) => void,
+  walked: Set<string>,
 ): void {
-  let real: string;
-  try {
-    real = fs.realpathSync(dir);
-  } catch (e) {
-    problems.push({ path: dir, message: describeFsError(e) });
-    return;
-  }
-  if (visiting.has(real)) {
-    problems.push({
-      path: dir,
-      message: "symlink loop: this directory is already being walked; skipped",
-    });
-    return;
-  }
-  visiting.add(real);
-  let entries: fs.Dirent[];
-  try {
-    entries = fs.readdirSync(dir, { withFileTypes: true });
-  } catch (e) {
-    problems.push({ path: dir, message: describeFsError(e) });
-    visiting.delete(real);
-    return;
-  }
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  for (const e of entries) {
-    const p = path.join(dir, e.name);
-    let isDir = e.isDirectory();
-    let isFile = e.isFile();
-    if (e.isSymbolicLink()) {
-      try {
-        const st = fs.statSync(p);
-        isDir = st.isDirectory();
-        isFile = st.isFile();
-      } catch (err) {
-        problems.push({ path: p, message: describeFsError(err) });
-        continue;
+  const links: string[] = [];
+  const walkDir = (dir: string): void => {
+    let real: string;
+    try {
+      real = fs.realpathSync(dir);
+    } catch (e) {
+      problem(dir, describeFsError(e));
+      return;
+    }
+    if (walked.has(real)) return;
+    walked.add(real);
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch (e) {
+      problem(dir, describeFsError(e));
+      return;
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      const p = path.join(dir, e.name);
+      if (e.isSymbolicLink()) links.push(p);
+      else if (e.isDirectory()) {
+        if (!SKIP_DIRS.has(e.name)) walkDir(p);
+      } else if (e.isFile()) {
+        const kind = kindOfName(e.name);
+        if (kind) add(p, kind);
       }
     }
-    if (isDir) {
-      if (!SKIP_DIRS.has(e.name)) walk(p, add, problems, visiting);
-    } else if (isFile) {
-      const kind = kindOfName(e.name);
-      if (kind) add(p, kind);
+  };
+  walkDir(root);
+  for (let i = 0; i < links.length; i++) {
+    const p = links[i];
+    const name = path.basename(p);
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(p);
+    } catch (err) {
+      // a dangling or looping link is only our business when it is named like an input
+      if (kindOfName(name)) problem(p, describeFsError(err));
+      continue;
     }
+    if (st.isFile()) {
+      const kind = kindOfName(name);
+      if (kind) add(p, kind);
+      continue;
+    }
+    if (!st.isDirectory() || SKIP_DIRS.has(name)) continue;
+    const real = realOrResolved(p);
+    const rel = path.relative(real, realOrResolved(path.dirname(p)));
+    if (!rel.startsWith("..") && !path.isAbsolute(rel)) {
+      problem(p, `symlink loop: points to ${real}, a directory it is in; not followed`);
+      continue;
+    }
+    walkDir(p);
   }
-  visiting.delete(real);
 }
 
 export function describeFsError(e: unknown): string {
@@ -146,12 +218,19 @@ export function describeFsError(e: unknown): string {
   }
 }
 
-/** Reads a text input: refuses binary data and invalid UTF-8 with a clear reason. */
+/** Larger than any real Dockerfile, compose or bake file: refused rather than parsed for minutes. */
+export const MAX_INPUT_BYTES = 32 * 1024 * 1024;
+
+/** Reads a text input: refuses non-regular files, binary data and invalid UTF-8 with a clear reason. */
 export function readText(file: string): { text: string } | { error: string; line?: number } {
   let buf: Buffer;
   try {
     const st = fs.statSync(file);
     if (st.isDirectory()) return { error: "is a directory, not a file" };
+    // a FIFO or a device would block the read or never end
+    if (!st.isFile()) return { error: "not a regular file (a FIFO, socket or device)" };
+    if (st.size > MAX_INPUT_BYTES)
+      return { error: `${st.size} bytes: too large to be a Dockerfile (limit ${MAX_INPUT_BYTES})` };
     buf = fs.readFileSync(file);
   } catch (e) {
     return { error: describeFsError(e) };
