@@ -26,6 +26,8 @@ export interface AnalyzeOptions {
   bakeTargets?: string[];
   /** In-memory file contents by absolute path (verifying a rewrite before it is written). */
   overrides?: Map<string, string>;
+  /** Called after each group of builds is analysed (progress display). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface FileResult {
@@ -150,7 +152,8 @@ export async function analyze(
     ]);
   }
 
-  for (const group of groups) {
+  for (const [i, group] of groups.entries()) {
+    opts.onProgress?.(i, groups.length);
     try {
       analyzeGroup(group, opts, (p) => resultFor(p, "dockerfile"));
     } catch (e) {
@@ -159,6 +162,7 @@ export async function analyze(
         resultFor(b.file.path, "dockerfile").diagnostics.push(internalError(e));
     }
   }
+  opts.onProgress?.(groups.length, groups.length);
 
   const files = [...results.values()];
   for (const f of files) {

@@ -16,6 +16,8 @@ export interface RunOptions extends Config {
   env?: Record<string, string>;
   bakeTargets?: string[];
   transformPath?: string;
+  /** Progress of the analysis (files done, total); the CLI draws a bar on a terminal. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface RunResult extends AnalysisResult {
@@ -32,6 +34,7 @@ function toAnalyzeOptions(c: Config, opts: RunOptions): AnalyzeOptions {
     rules: rulesOf(c),
     env: opts.env,
     bakeTargets: opts.bakeTargets,
+    onProgress: opts.onProgress,
   };
 }
 

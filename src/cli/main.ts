@@ -3,6 +3,7 @@
  * Exit codes (SPEC §5): 0 nothing to report, 1 races found / changes needed, 2 usage
  * error or a file that could not be analysed.
  */
+import * as cliProgress from "cli-progress";
 import yargs from "yargs";
 import { gitDiff } from "../apply/diff";
 import { Strategy, STRATEGIES, TransformLoadError } from "../apply/load";
@@ -285,6 +286,39 @@ export function runOptions(args: CommonArgs & { strategy?: Strategy }): RunOptio
   };
 }
 
+/**
+ * A progress bar on stderr for long runs (many files), only when stderr is a terminal and
+ * the user did not ask for quiet; output on stdout is never touched.
+ */
+function progressBar(quiet: boolean): {
+  update: (done: number, total: number) => void;
+  stop: () => void;
+} {
+  let bar: cliProgress.SingleBar | undefined;
+  const enabled = !quiet && Boolean(process.stderr.isTTY);
+  return {
+    update: (done, total) => {
+      if (!enabled || total < PROGRESS_MIN_FILES) return;
+      if (!bar) {
+        bar = new cliProgress.SingleBar(
+          {
+            stream: process.stderr,
+            format: "buildrace {bar} {value}/{total} files",
+            clearOnComplete: true,
+            hideCursor: true,
+          },
+          cliProgress.Presets.shades_classic,
+        );
+        bar.start(total, done);
+      } else bar.setTotal(total);
+      bar.update(done);
+    },
+    stop: () => bar?.stop(),
+  };
+}
+
+const PROGRESS_MIN_FILES = 50;
+
 /** Paths to work on: the positionals, plus any after `--`; none means the current directory. */
 function pathsOf(args: CommonArgs): string[] {
   const rest = ((args as { _?: unknown[] })._ ?? []).slice(1).map(String);
@@ -301,12 +335,19 @@ export async function runAnalysis(
   mode: "check" | "fix" = "check",
 ): Promise<RunResult> {
   let result: RunResult;
+  const progress = progressBar(args.quiet);
   try {
-    result = await run(pathsOf(args), { ...runOptions(args), transformPath: args.transform }, mode);
+    result = await run(
+      pathsOf(args),
+      { ...runOptions(args), transformPath: args.transform, onProgress: progress.update },
+      mode,
+    );
   } catch (e) {
     if (e instanceof TransformLoadError || e instanceof ConfigError)
       throw new UsageError(e.message);
     throw e;
+  } finally {
+    progress.stop();
   }
   if (result.files.length === 0 && result.ignored.length === 0)
     throw new UsageError(

@@ -97,3 +97,12 @@ test("fix --format json reports each file's change, notes and diff for scripts",
   const w = buildrace("fix", "--format", "json", "--write", ".");
   expect(JSON.parse(w.stdout).files.every((f: { written: boolean }) => f.written)).toBe(true);
 });
+
+test("no progress bar when stderr is not a terminal (scripts see clean output)", () => {
+  for (let i = 0; i < 60; i++)
+    fs.cpSync(path.join(repo, "apt-heavy"), path.join(repo, "many", `s${i}`), { recursive: true });
+  const r = buildrace("check", "--format", "json", "many");
+  expect(r.status).toBe(1);
+  expect(r.stderr).not.toMatch(/files/);
+  expect(JSON.parse(r.stdout).files).toHaveLength(60);
+});
