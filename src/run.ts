@@ -2,13 +2,28 @@
  * One run over user paths: discover the inputs, apply the configuration that governs each
  * (config files, --config, flags), analyse or fix each group, and collect the results in a
  * deterministic order. The CLI and the programmatic API both go through here.
+ *
+ * Bulk runs use every core: when the caller says what it will do with the result
+ * (`output`) and there are many inputs, worker threads analyse chunks of inputs that share
+ * no analysis group, render them, and the chunks are put together in input order (the
+ * output is byte for byte what one thread gives).
  */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { FileFix, planFixes } from "./apply/fix";
-import { Strategy } from "./apply/load";
-import { Config, groupByConfig, rulesOf } from "./config/config";
-import { discover } from "./discover/discover";
+import { loadTransform, Strategy } from "./apply/load";
+import { Config, groupByConfig, RunGroup, rulesOf } from "./config/config";
+import { Discovered, discover } from "./discover/discover";
 import { defaultLoader } from "./discover/load";
+import { DeclaredBuilds } from "./discover/types";
 import { analyze, AnalysisResult, AnalyzeOptions, FileResult } from "./pipeline";
+import { ChunkOptions, Task } from "./run/chunk";
+import { planChunks } from "./run/plan";
+import { Pool } from "./run/pool";
+import { assemble, ChunkOut, Output, Rendered, renderChunk } from "./run/render";
+
+export type { Output, Rendered } from "./run/render";
 
 export interface RunOptions extends Config {
   /** `--config FILE`: applies to every input, over config files found upward. */
@@ -18,13 +33,33 @@ export interface RunOptions extends Config {
   transformPath?: string;
   /** Progress of the analysis (files done, total); the CLI draws a bar on a terminal. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * What the caller will use of the result. When set, a bulk run may use worker threads:
+   * then `files` hold only path, kind, builds and diagnostics (races and the rest stay in
+   * the workers), and for json/text the report comes back in `rendered`.
+   */
+  output?: Output;
+  /**
+   * Worker threads for a run with `output`: 0 never, n exactly n; unset (and no
+   * BUILDRACE_WORKERS in the environment), one per core once there are WORKER_MIN_INPUTS
+   * inputs.
+   */
+  workers?: number;
 }
 
 export interface RunResult extends AnalysisResult {
   /** Inputs skipped by a config's `ignore`. */
   ignored: string[];
   fixes?: FileFix[];
+  /** The report for `output` json or text, when worker threads made it (else render `files`). */
+  rendered?: Rendered;
 }
+
+/** Inputs from which a run with `output` uses worker threads (starting one costs ~40 ms). */
+export const WORKER_MIN_INPUTS = 200;
+const MAX_WORKERS = 8;
+/** Chunks per worker: enough for the threads to finish together, few enough to cost nothing. */
+const CHUNKS_PER_WORKER = 8;
 
 function toAnalyzeOptions(c: Config, opts: RunOptions): AnalyzeOptions {
   return {
@@ -66,6 +101,11 @@ export async function run(
     ignore: opts.ignore,
   };
   const groups = groupByConfig(found.files, flags, opts.configPath);
+  const inputs = groups.reduce((n, g) => n + g.files.length, 0);
+  const workers = opts.output ? workerCount(opts.workers, inputs) : 0;
+  const script = path.join(__dirname, "run", "worker.js"); // compiled only (not under ts-jest)
+  if (workers > 0 && opts.output && fs.existsSync(script))
+    return runInWorkers(found, groups, opts, mode, opts.output, new Pool(script, workers));
   const out: RunResult = { files: [], ignored: [], fixes: mode === "fix" ? [] : undefined };
   for (const g of groups) {
     out.ignored.push(...g.ignored.map((f) => f.path));
@@ -86,4 +126,106 @@ export async function run(
   }
   out.files.push(...found.problems.map(problemFile));
   return out;
+}
+
+function workerCount(requested: number | undefined, inputs: number): number {
+  const env = process.env.BUILDRACE_WORKERS;
+  const n = requested ?? (env ? Number(env) : NaN);
+  if (Number.isFinite(n)) return Math.max(0, Math.min(MAX_WORKERS, Math.floor(n)));
+  if (inputs < WORKER_MIN_INPUTS) return 0;
+  const cores = typeof os.availableParallelism === "function" ? os.availableParallelism() : 1;
+  return cores >= 2 ? Math.min(cores, MAX_WORKERS) : 0;
+}
+
+function chunkOptions(c: Config, opts: RunOptions): ChunkOptions {
+  const { onProgress: _onProgress, ...rest } = toAnalyzeOptions(c, opts);
+  // plain data for the workers (process.env is an exotic object)
+  return { ...rest, env: opts.env ? { ...opts.env } : undefined };
+}
+
+/** `run` with worker threads: the same results, in the same order (see run/plan.ts). */
+async function runInWorkers(
+  found: Discovered,
+  groups: RunGroup[],
+  opts: RunOptions,
+  mode: "check" | "fix",
+  output: Output,
+  pool: Pool,
+): Promise<RunResult> {
+  try {
+    const planned = groups.map((g) => ({
+      g,
+      options: chunkOptions(g.config, opts),
+      fix:
+        mode === "fix"
+          ? {
+              strategy: g.config.strategy ?? ("auto" as Strategy),
+              transformPath: opts.transformPath,
+            }
+          : undefined,
+    }));
+    // a transform that cannot be loaded is the caller's error, reported from here
+    for (const p of planned)
+      if (p.fix && p.g.files.length) loadTransform(p.fix.strategy, p.fix.transformPath);
+
+    // 1. The builds compose and bake files declare, read in the workers.
+    const declared = await Promise.all(
+      planned.map(async ({ g, options }) => {
+        const files = g.files.filter((f) => f.kind !== "dockerfile");
+        const batches: (typeof files)[] = [];
+        for (let i = 0; i < files.length; i += 16) batches.push(files.slice(i, i + 16));
+        const loaded = await Promise.all(
+          batches.map((b) => pool.run({ kind: "load", files: b, options })),
+        );
+        const byPath = new Map<string, DeclaredBuilds | undefined>();
+        batches.forEach((b, i) =>
+          b.forEach((f, j) =>
+            byPath.set(path.resolve(f.path), (loaded[i] as (DeclaredBuilds | undefined)[])[j]),
+          ),
+        );
+        return byPath;
+      }),
+    );
+
+    // 2. Chunks of inputs that share no analysis group, analysed and rendered in the workers.
+    const total = planned.reduce((n, p) => n + p.g.files.length, 0);
+    const size = Math.max(16, Math.ceil(total / (CHUNKS_PER_WORKER * MAX_WORKERS)));
+    let done = 0;
+    const perGroup = planned.map((p, gi) =>
+      planChunks(p.g.files, declared[gi], size).map(async (chunk) => {
+        const task: Task = {
+          kind: "chunk",
+          inputs: chunk.inputs,
+          options: p.options,
+          declared: chunk.declared,
+          output,
+          fix: p.fix,
+        };
+        const r = (await pool.run(task)) as ChunkOut;
+        done += chunk.inputs.length;
+        opts.onProgress?.(done, total);
+        return r;
+      }),
+    );
+    const chunks = await Promise.all(perGroup.map((cs) => Promise.all(cs)));
+
+    // 3. In input order, as run() collects them; the unusable paths last.
+    const out: RunResult = { files: [], ignored: [], fixes: mode === "fix" ? [] : undefined };
+    const outs: ChunkOut[] = [];
+    groups.forEach((g, gi) => {
+      out.ignored.push(...g.ignored.map((f) => f.path));
+      for (const c of chunks[gi]) {
+        outs.push(c);
+        out.files.push(...c.files);
+        if (c.fixes) out.fixes?.push(...c.fixes);
+      }
+    });
+    const problems = found.problems.map(problemFile);
+    outs.push(renderChunk({ files: problems }, undefined, output));
+    out.files.push(...problems);
+    if (output.format !== "fix") out.rendered = assemble(outs, output);
+    return out;
+  } finally {
+    await pool.close();
+  }
 }

@@ -97,6 +97,8 @@ function refusal(
     return stages.length < 2
       ? "the race is within one stage (across builds or platforms)"
       : `${stages.length} stages race; merge joins two`;
+  if (f.selfRace.platforms || f.selfRace.builds)
+    return "a step races with itself across platforms or builds, which merging stages cannot change";
   const [a, b] = stages;
   if (merged.has(a.index) || merged.has(b.index))
     return "a stage was already merged for another cache";

@@ -51,9 +51,12 @@ const split: Transform = (file, findings, api) => {
 
 /** The id as written (explicit id, or the target the default id comes from). */
 function rawId(use: MountUse): string {
-  const id = use.options.find((o) => o.key === "id" && o.value);
-  if (id && id.value) return id.value;
-  return use.options.find((o) => o.key === "target")?.value ?? use.target;
+  // An id that expands to empty falls back to the target: keep that, or two different
+  // caches written `id=${UNSET}` would end up with one new id.
+  const ids = use.options.filter((o) => o.key === "id" && o.value);
+  const id = ids[ids.length - 1];
+  if (id && id.value && use.explicitId) return id.value;
+  return use.options.filter((o) => o.key === "target").pop()?.value ?? use.target;
 }
 
 function newId(

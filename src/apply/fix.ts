@@ -100,6 +100,23 @@ export async function planFixes(
   return { result, fixes };
 }
 
+/**
+ * The inputs whose analysis groups hold a changed file: the file itself when it is a plain
+ * Dockerfile, else every compose or bake file that builds it. A file's result depends only
+ * on the groups it is built in, so re-analysing these re-verifies it exactly; everything
+ * else is left out. All the inputs when a changed file's groups are not known.
+ */
+function groupsWith(inputs: InputFile[], before: AnalysisResult, changed: FileFix[]): InputFile[] {
+  const byPath = new Map(before.files.map((f) => [path.resolve(f.path), f]));
+  const keep = new Set<string>();
+  for (const c of changed) {
+    const f = byPath.get(path.resolve(c.path));
+    if (!f?.resolved?.length) return inputs;
+    for (const rb of f.resolved) keep.add(path.resolve(rb.build.definedIn ?? f.path));
+  }
+  return inputs.filter((i) => keep.has(path.resolve(i.path)));
+}
+
 async function verify(
   inputs: InputFile[],
   opts: FixOptions,
@@ -109,7 +126,7 @@ async function verify(
   transform: Transform,
 ): Promise<void> {
   const overrides = new Map(changed.map((c) => [path.resolve(c.path), c.after]));
-  const after = await analyze(inputs, { ...opts, overrides }, loader);
+  const after = await analyze(groupsWith(inputs, before, changed), { ...opts, overrides }, loader);
   const byPath = new Map(after.files.map((f) => [path.resolve(f.path), f]));
   const oldByPath = new Map(before.files.map((f) => [path.resolve(f.path), f]));
   for (const c of changed) {

@@ -7,7 +7,7 @@ import * as cliProgress from "cli-progress";
 import yargs from "yargs";
 import { gitDiff } from "../apply/diff";
 import { Strategy, STRATEGIES, TransformLoadError } from "../apply/load";
-import { writeAtomic } from "../apply/write";
+import { betweenWrites, writeAtomic } from "../apply/write";
 import { ConfigError } from "../config/config";
 import { explain, knownNames } from "../knowledge/explain";
 import { AnalysisResult } from "../pipeline";
@@ -446,10 +446,13 @@ async function runFix(args: FixArgs, out: (s: string) => void): Promise<number> 
   const plan = { result, fixes: result.fixes ?? [] };
   const err = (s: string) => process.stderr.write(s);
   let failed = false;
+  let errors = 0;
+  const errorCount = () => (errors ? `, ${errors} error${errors === 1 ? "" : "s"}` : "");
   for (const f of plan.result.files)
     for (const d of f.diagnostics)
       if (d.severity === "error") {
         failed = true;
+        errors++;
         err(`${f.path}${d.line ? `:${d.line}` : ""}: error: ${d.message}\n`);
       }
   let changed = 0;
@@ -474,6 +477,7 @@ async function runFix(args: FixArgs, out: (s: string) => void): Promise<number> 
     report.push(entry);
     if (fix.error) {
       failed = true;
+      errors++;
       entry.error = fix.error;
       err(`${fix.path}: error: ${fix.error}\n`);
       continue;
@@ -484,9 +488,11 @@ async function runFix(args: FixArgs, out: (s: string) => void): Promise<number> 
     entry.diff = gitDiff(fix.path, fix.before, fix.after);
     if (!args.quiet && !json) for (const n of fix.notes) err(`${fix.path}: ${n}\n`);
     if (args.write) {
+      await betweenWrites(); // lets Ctrl-C stop between files, never inside one
       const problem = writeAtomic(fix.path, fix.before, fix.after);
       if (problem) {
         failed = true;
+        errors++;
         entry.error = problem;
         err(`${fix.path}: error: ${problem}\n`);
       } else {
@@ -504,8 +510,8 @@ async function runFix(args: FixArgs, out: (s: string) => void): Promise<number> 
   if (!args.quiet && !json)
     err(
       args.write
-        ? `buildrace: ${written} file${written === 1 ? "" : "s"} rewritten\n`
-        : `buildrace: ${changed} file${changed === 1 ? "" : "s"} would change${changed ? " (dry run; apply with --write or git apply)" : ""}\n`,
+        ? `buildrace: ${written} file${written === 1 ? "" : "s"} rewritten${errorCount()}\n`
+        : `buildrace: ${changed} file${changed === 1 ? "" : "s"} would change${changed ? " (dry run; apply with --write or git apply)" : ""}${errorCount()}\n`,
     );
   if (failed) return EXIT_ERROR;
   if (args.check && changed > 0) return EXIT_FINDINGS;

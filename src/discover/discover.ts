@@ -64,9 +64,10 @@ export function discover(paths: string[]): Discovered {
     reported.add(key);
     problems.push({ path: p, message });
   };
-  const add = (p: string, kind: InputKind) => {
+  // `real`: the file's real path when the walk knows it (a plain file in a walked directory)
+  const add = (p: string, kind: InputKind, real?: string) => {
     found++;
-    const key = realOrResolved(p);
+    const key = real ?? realOrResolved(p);
     if (seen.has(key)) return;
     seen.add(key);
     files.push({ path: p, kind });
@@ -139,15 +140,17 @@ export function treeRootOf(file: string): string {
  */
 function walk(
   root: string,
-  add: (p: string, kind: InputKind) => void,
+  add: (p: string, kind: InputKind, real?: string) => void,
   problem: (p: string, message: string) => void,
   walked: Set<string>,
 ): void {
   const links: string[] = [];
-  const walkDir = (dir: string): void => {
+  // Only the roots and the directories symlinks lead to need realpath: below a real path,
+  // a plain (non-link) entry's real path is that path joined with its name.
+  const walkDir = (dir: string, knownReal?: string): void => {
     let real: string;
     try {
-      real = fs.realpathSync(dir);
+      real = knownReal ?? fs.realpathSync(dir);
     } catch (e) {
       problem(dir, describeFsError(e));
       return;
@@ -166,10 +169,10 @@ function walk(
       const p = path.join(dir, e.name);
       if (e.isSymbolicLink()) links.push(p);
       else if (e.isDirectory()) {
-        if (!SKIP_DIRS.has(e.name)) walkDir(p);
+        if (!SKIP_DIRS.has(e.name)) walkDir(p, path.join(real, e.name));
       } else if (e.isFile()) {
         const kind = kindOfName(e.name);
-        if (kind) add(p, kind);
+        if (kind) add(p, kind, path.join(real, e.name));
       }
     }
   };

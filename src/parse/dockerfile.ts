@@ -113,10 +113,17 @@ export function parseDockerfile(path: string, text: string): ParsedDockerfile {
   const escape = ast.getEscapeCharacter() === "`" ? "`" : "\\";
   // BuildKit does not continue a line that ends in two escapes; dockerfile-ast does.
   // BuildKit's heredoc words may start with a file descriptor (`3<<EOF`); dockerfile-ast needs `<<` first.
-  const astFixed = hideEscapedEscapes(astText, escape).replace(
-    /(^|[ \t])(\d+)(?=<<)/gm,
-    (_m, sep: string, fd: string) => sep + " ".repeat(fd.length),
-  );
+  // BuildKit breaks lines at LF only: a lone CR is a character (whitespace between words), not
+  // a line break as it is for dockerfile-ast; line numbers count LFs, as BuildKit's do.
+  // (Each rewrite only when its text can occur: most files need none and are parsed once.)
+  const noLoneCr = astText.includes("\r") ? astText.replace(/\r(?!\n)/g, " ") : astText;
+  const noEE = hideEscapedEscapes(noLoneCr, escape);
+  const astFixed = noEE.includes("<<")
+    ? noEE.replace(
+        /(^|[ \t])(\d+)(?=<<)/gm,
+        (_m, sep: string, fd: string) => sep + " ".repeat(fd.length),
+      )
+    : noEE;
   if (astFixed !== astText) ast = DockerfileParser.parse(astFixed);
   const lineStarts = computeLineStarts(text);
   const offsetOf = (p: { line: number; character: number }) =>
@@ -131,6 +138,16 @@ export function parseDockerfile(path: string, text: string): ParsedDockerfile {
         message: `only one ${name} parser directive can be used`,
         severity: "error",
       });
+    else if (name === "escape" && !seenDirectives.has(name)) {
+      const r = d.getValueRange();
+      const value = r ? text.slice(offsetOf(r.start), offsetOf(r.end)) : "";
+      if (!["\\", "`", ""].includes(value))
+        errors.push({
+          line: d.getRange().start.line + 1,
+          message: `invalid escape token '${value}' does not match \` or \\`,
+          severity: "error",
+        });
+    }
     seenDirectives.add(name);
   }
 
@@ -212,10 +229,20 @@ function toInstruction(
   if (ins.keyword === "ONBUILD" && node instanceof Onbuild) {
     const m = /^\S+\s+/.exec(logical.text);
     if (m) {
-      const inner = { ...sliceMapped(logical, m[0].length), end: logical.end };
+      const inner = Object.assign(sliceMapped(logical, m[0].length), { end: logical.end });
       ins.trigger = fromLogical(inner, line, start, end, escape, errors);
       ins.trigger.heredoc = ins.heredoc;
     }
+    // BuildKit's parseOnBuild: these fail the whole file
+    const t = ins.trigger?.keyword;
+    const problem = !t
+      ? "ONBUILD requires at least one argument"
+      : t === "ONBUILD"
+        ? "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"
+        : t === "FROM" || t === "MAINTAINER"
+          ? `${t} isn't allowed as an ONBUILD trigger`
+          : undefined;
+    if (problem) errors.push({ line, message: problem, severity: "error" });
   }
   return ins;
 }
@@ -306,6 +333,7 @@ function firstTooLongLine(text: string): { line: number; bytes: number } | undef
 
 /** Same-length text where a line ending in `EE` (not a continuation for BuildKit) no longer ends in E. */
 function hideEscapedEscapes(text: string, escape: string): string {
+  if (!text.includes(escape + escape)) return text; // the usual case: nothing to hide
   return text.replace(/[^\n]+/g, (line) => {
     const end = line.length - (/[ \t\r]*$/.exec(line) as RegExpExecArray)[0].length;
     return end >= 2 && line[end - 1] === escape && line[end - 2] === escape
@@ -334,15 +362,9 @@ function ignoreAbove(text: string, start: number): string[] | undefined {
   return undefined;
 }
 
+/** Offsets where lines start; lines end at LF (a CR before it belongs to the line), as in BuildKit. */
 export function computeLineStarts(text: string): number[] {
   const starts = [0];
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 10) starts.push(i + 1);
-    else if (c === 13) {
-      if (text.charCodeAt(i + 1) === 10) i++;
-      starts.push(i + 1);
-    }
-  }
+  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) starts.push(i + 1);
   return starts;
 }

@@ -3,13 +3,57 @@
  * logical line and then splits flag words with shell-like quote removal. Every character
  * we hand on remembers its offset in the original file, so rewrites can edit the exact
  * bytes the user wrote (quotes, continuations and all).
+ *
+ * The map is kept as runs of contiguous offsets (one per physical line of a logical line,
+ * one per quote-free stretch of a flag word), not one number per character: instructions
+ * are many and long, and the per-character arrays were most of the parser's garbage.
  */
 
 /** A string whose characters each map to an offset in the source text. */
 export interface MappedText {
   text: string;
   /** offsets[i] is the source offset of text[i]. */
-  offsets: number[];
+  readonly offsets: number[];
+}
+
+/**
+ * A mapped text stored as runs: run k starts at text index `at[k]` and source offset
+ * `src[k]` and lasts until the next run. `offsets` is built on first use only.
+ */
+export class Mapped implements MappedText {
+  private cached: number[] | undefined = undefined;
+
+  constructor(
+    readonly text: string,
+    /** Text index where each run starts (ascending, the first is 0). */
+    readonly at: number[],
+    /** Source offset of each run's first character. */
+    readonly src: number[],
+  ) {}
+
+  get offsets(): number[] {
+    if (this.cached) return this.cached;
+    const out = new Array<number>(this.text.length);
+    const { at, src } = this;
+    for (let k = 0; k < at.length; k++) {
+      const end = k + 1 < at.length ? at[k + 1] : this.text.length;
+      for (let i = at[k], o = src[k]; i < end; i++, o++) out[i] = o;
+    }
+    return (this.cached = out);
+  }
+
+  /** Source offset of text[i] (0 <= i < text.length). */
+  offsetAt(i: number): number {
+    const at = this.at;
+    let k = at.length - 1;
+    while (k > 0 && at[k] > i) k--;
+    return this.src[k] + (i - at[k]);
+  }
+}
+
+/** Source offset of `m.text[i]`. */
+export function offsetAt(m: MappedText, i: number): number {
+  return m instanceof Mapped ? m.offsetAt(i) : m.offsets[i];
 }
 
 export interface LogicalLine extends MappedText {
@@ -23,8 +67,11 @@ export interface LogicalLine extends MappedText {
  * inside a continuation are skipped, as BuildKit's parser does. CR before LF is dropped.
  */
 export function readLogicalLine(source: string, start: number, escape: string): LogicalLine {
-  const chars: string[] = [];
-  const offsets: number[] = [];
+  let text = "";
+  const at: number[] = [];
+  const src: number[] = [];
+  const done = (end: number): LogicalLine =>
+    Object.assign(new Mapped(text, at, src), { end }) as Mapped & LogicalLine;
   let pos = start;
   let first = true;
   for (;;) {
@@ -32,26 +79,27 @@ export function readLogicalLine(source: string, start: number, escape: string): 
     let eol = source.indexOf("\n", pos);
     if (eol < 0) eol = source.length;
     let lineEnd = eol;
-    if (lineEnd > pos && source[lineEnd - 1] === "\r") lineEnd--;
+    if (lineEnd > pos && source.charCodeAt(lineEnd - 1) === 13) lineEnd--;
     const line = source.slice(pos, lineEnd);
-    const trimmed = line.trimStart();
-    if (!first && (trimmed === "" || trimmed.startsWith("#"))) {
-      pos = eol + 1;
-      continue;
+    if (!first) {
+      const trimmed = line.trimStart();
+      if (trimmed === "" || trimmed.startsWith("#")) {
+        pos = eol + 1;
+        continue;
+      }
     }
     first = false;
     const cont = continuationStart(line, escape);
     const keep = cont < 0 ? line.length : cont;
-    for (let i = 0; i < keep; i++) {
-      chars.push(line[i]);
-      offsets.push(pos + i);
+    if (keep > 0) {
+      at.push(text.length);
+      src.push(pos);
+      text += keep === line.length ? line : line.slice(0, keep);
     }
-    if (cont < 0) {
-      return { text: chars.join(""), offsets, end: pos + line.length };
-    }
+    if (cont < 0) return done(pos + line.length);
     pos = eol + 1;
   }
-  return { text: chars.join(""), offsets, end: Math.min(pos, source.length) };
+  return done(Math.min(pos, source.length));
 }
 
 /** Index of the escape that continues this line, or -1 (BuildKit: `([^E])E[ \t]*$|^E[ \t]*$`). */
@@ -65,7 +113,26 @@ function continuationStart(line: string, escape: string): number {
 
 /** Slices a mapped text, keeping the offset map. */
 export function sliceMapped(m: MappedText, from: number, to = m.text.length): MappedText {
-  return { text: m.text.slice(from, to), offsets: m.offsets.slice(from, to) };
+  if (!(m instanceof Mapped))
+    return { text: m.text.slice(from, to), offsets: m.offsets.slice(from, to) };
+  const len = m.text.length;
+  if (from < 0) from = Math.max(0, len + from);
+  if (to < 0) to = Math.max(0, len + to);
+  from = Math.min(from, len);
+  to = Math.min(to, len);
+  const at: number[] = [];
+  const src: number[] = [];
+  if (to > from) {
+    for (let k = 0; k < m.at.length; k++) {
+      const runStart = m.at[k];
+      const runEnd = k + 1 < m.at.length ? m.at[k + 1] : len;
+      if (runEnd <= from || runStart >= to) continue;
+      const s = Math.max(runStart, from);
+      at.push(s - from);
+      src.push(m.src[k] + (s - runStart));
+    }
+  }
+  return new Mapped(m.text.slice(from, to), at, src);
 }
 
 export interface FlagWord extends MappedText {
@@ -75,6 +142,22 @@ export interface FlagWord extends MappedText {
   end: number;
   /** Source offsets of the shell quotes that were removed, in order (open, close, ...). */
   quotes?: number[];
+}
+
+/** `/\s/.test(c)` for one character, without the regex for the usual ASCII cases. */
+function isSpace(c: number): boolean {
+  if (c < 128) return c === 32 || (c >= 9 && c <= 13);
+  return (
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
+  );
 }
 
 /**
@@ -89,49 +172,67 @@ export function extractFlagWords(
 ): { words: FlagWord[]; rest: number } {
   const s = args.text;
   const words: FlagWord[] = [];
+  const off = (i: number) => offsetAt(args, i);
   let pos = 0;
   for (;;) {
-    while (pos < s.length && /\s/.test(s[pos])) pos++;
+    while (pos < s.length && isSpace(s.charCodeAt(pos))) pos++;
     if (pos >= s.length) return { words, rest: s.length };
     if (!(s[pos] === "-" && s[pos + 1] === "-")) return { words, rest: pos };
     const wordStart = pos;
-    const chars: string[] = [];
-    const offs: number[] = [];
+    // the kept characters, as stretches of `s` and runs of source offsets
+    let text = "";
+    let stretch = -1; // start in `s` of the stretch being kept
+    const at: number[] = [];
+    const src: number[] = [];
+    let next = -1; // source offset a kept character must have to extend the current run
+    const keep = (i: number) => {
+      if (stretch < 0) stretch = i;
+      const o = off(i);
+      if (o !== next) {
+        at.push(text.length + (i - stretch));
+        src.push(o);
+      }
+      next = o + 1;
+    };
+    const cut = (i: number) => {
+      if (stretch >= 0) text += s.slice(stretch, i);
+      stretch = -1;
+    };
     const quotes: number[] = [];
     let quote: string | null = null;
     let blankOK = false;
     for (; pos < s.length; pos++) {
       const ch = s[pos];
       if (quote === null) {
-        if (/\s/.test(ch)) break;
+        if (isSpace(s.charCodeAt(pos))) break;
         if (ch === "'" || ch === '"') {
+          cut(pos);
           quote = ch;
           blankOK = true;
-          quotes.push(args.offsets[pos]);
+          quotes.push(off(pos));
           continue;
         }
       } else if (ch === quote) {
+        cut(pos);
         quote = null;
-        quotes.push(args.offsets[pos]);
+        quotes.push(off(pos));
         continue;
       }
       if (ch === escape) {
+        cut(pos);
         if (pos + 1 >= s.length) continue;
         pos++;
       }
-      chars.push(s[pos]);
-      offs.push(args.offsets[pos]);
+      keep(pos);
     }
-    const text = chars.join("");
+    cut(pos);
     if (text === "--") return { words, rest: pos };
     if (blankOK || text.length > 0) {
-      words.push({
-        text,
-        offsets: offs,
-        start: args.offsets[wordStart],
-        end: args.offsets[pos - 1] + 1,
-        quotes,
-      });
+      const word = new Mapped(text, at, src) as Mapped & FlagWord;
+      word.start = off(wordStart);
+      word.end = off(pos - 1) + 1;
+      word.quotes = quotes;
+      words.push(word);
     }
   }
 }

@@ -50,7 +50,7 @@ export interface RaceAnalysis {
   races: Race[];
 }
 
-interface Member {
+export interface Member {
   vertex: number;
   mount: ResolvedMount;
 }
@@ -79,12 +79,15 @@ export function findRaces(graph: StepGraph, userRules: UserRule[] = []): RaceAna
   }
 
   const groups = new Map<string, { racing: Set<Member>; locked: Set<Member> }>();
+  const groupOf = (key: string) => {
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { racing: new Set(), locked: new Set() }));
+    return g;
+  };
   const consider = (x: Member, y: Member) => {
     if (x.vertex === y.vertex || !graph.overlaps(x.vertex, y.vertex)) return;
     if (!mayEqual(x.mount.match, y.mount.match)) return;
-    const key = x.mount.match.value !== undefined ? x.mount.key : y.mount.key;
-    let g = groups.get(key);
-    if (!g) groups.set(key, (g = { racing: new Set(), locked: new Set() }));
+    const g = groupOf(x.mount.match.value !== undefined ? x.mount.key : y.mount.key);
     const xs = x.mount.spec.sharing === "shared";
     const ys = y.mount.spec.sharing === "shared";
     if (xs && ys) {
@@ -95,9 +98,20 @@ export function findRaces(graph: StepGraph, userRules: UserRule[] = []): RaceAna
       if (!ys) g.locked.add(y);
     }
   };
-  for (const list of byKey.values())
+  for (const list of byKey.values()) {
+    // What the pairwise loop below would add, worked out from the ancestor sets instead
+    // when the list is long (a large file: thousands of uses of one cache).
+    const fast = list.length > FAST_MIN ? firstAdded(graph, list) : undefined;
+    if (fast) {
+      if (fast.key === undefined) continue; // no two uses overlap
+      const g = groupOf(fast.key);
+      for (const m of fast.racing) g.racing.add(m);
+      for (const m of fast.locked) g.locked.add(m);
+      continue;
+    }
     for (let j = 1; j < list.length; j++) for (let i = 0; i < j; i++) consider(list[i], list[j]);
-  const all = [...byKey.values()].flat();
+  }
+  const all = unresolved.length ? [...byKey.values()].flat() : [];
   for (let j = 0; j < unresolved.length; j++) {
     for (const m of all) consider(unresolved[j], m);
     for (let i = 0; i < j; i++) consider(unresolved[i], unresolved[j]);
@@ -134,6 +148,104 @@ function splitWhereLockingSerialises(races: Race[]): void {
     r.fix = "split";
     r.reason = `${r.kind.why}; locking it would serialise the whole RUN, including the build it runs into a split cache (BuildKit holds a locked mount until the RUN ends), so give it an id per ${r.splitArg ? `build (-$${r.splitArg})` : "stage"} instead`;
   }
+}
+
+/** Lists of uses of one key at most this long are compared pair by pair. */
+export const FAST_MIN = 16;
+
+/**
+ * For a list of uses of one resolved key (in cache-vertex order), the members that
+ * `for (j) for (i < j) consider(list[i], list[j])` adds to the group's racing and locked
+ * sets, in the order it first adds them, and the group key it files them under; computed
+ * per use from the ancestor bitsets (O(n * C/32)) instead of O(n^2) pair tests. Undefined
+ * when the list does not fit the shortcut (a step with two uses of the key, or uses whose
+ * display keys differ): then the caller compares pairs.
+ */
+export function firstAdded(
+  graph: StepGraph,
+  list: Member[],
+): { key?: string; racing: Member[]; locked: Member[] } | undefined {
+  const words = graph.words;
+  const all = new Uint32Array(words); // every use
+  const shared = new Uint32Array(words);
+  const newShared = new Uint32Array(words); // shared uses not yet in `racing`
+  const newLocked = new Uint32Array(words); // locked or private uses not yet in `locked`
+  const at = new Map<number, Member>(); // cache index -> use
+  const key = list[0].mount.key;
+  for (const m of list) {
+    const ci = graph.vertices[m.vertex].cacheIndex;
+    if (at.has(ci) || m.mount.key !== key) return undefined;
+    at.set(ci, m);
+    const bit = 1 << (ci & 31);
+    all[ci >>> 5] |= bit;
+    if (m.mount.spec.sharing === "shared") shared[ci >>> 5] |= bit;
+    else newLocked[ci >>> 5] |= bit;
+  }
+  newShared.set(shared);
+  const member = (w: number, low: number) => at.get((w << 5) + 31 - Math.clz32(low)) as Member;
+  const racing: Member[] = [];
+  const locked: Member[] = [];
+  let groupKey: string | undefined;
+  for (const m of list) {
+    // step j = m: the earlier uses that overlap it are the pairs (j, i), i ascending
+    const ci = graph.vertices[m.vertex].cacheIndex;
+    if (ci === 0) continue;
+    const anc = graph.ancestors(m.vertex);
+    const isShared = m.mount.spec.sharing === "shared";
+    const kw = ci >>> 5;
+    const kbit = 1 << (ci & 31);
+    let lockedSelf = isShared; // a shared use is never added to `locked`
+    let racingSelf = !isShared; // only a shared use is added to `racing`
+    const last = (ci - 1) >>> 5;
+    for (let w = graph.fullWords(m.vertex); w <= last; w++) {
+      let q = all[w] & ~anc[w];
+      const bits = ci - (w << 5);
+      if (bits < 32) q &= (1 << bits) - 1;
+      if (q === 0) continue;
+      if (groupKey === undefined) groupKey = key;
+      // locked set: every pair with a locked or private use adds that use (x before y)
+      if (!lockedSelf) {
+        const low = q & -q;
+        if (newLocked[w] & low) {
+          locked.push(member(w, low));
+          newLocked[w] ^= low;
+        }
+        locked.push(m);
+        newLocked[kw] &= ~kbit;
+        lockedSelf = true;
+      }
+      let nl = q & newLocked[w];
+      while (nl !== 0) {
+        const low = nl & -nl;
+        locked.push(member(w, low));
+        newLocked[w] ^= low;
+        nl ^= low;
+      }
+      // racing set: pairs of shared uses add both (x before y)
+      if (isShared) {
+        const qs = q & shared[w];
+        if (qs === 0) continue;
+        if (!racingSelf) {
+          const low = qs & -qs;
+          if (newShared[w] & low) {
+            racing.push(member(w, low));
+            newShared[w] ^= low;
+          }
+          racing.push(m);
+          newShared[kw] &= ~kbit;
+          racingSelf = true;
+        }
+        let nr = qs & newShared[w];
+        while (nr !== 0) {
+          const low = nr & -nr;
+          racing.push(member(w, low));
+          newShared[w] ^= low;
+          nr ^= low;
+        }
+      }
+    }
+  }
+  return { key: groupKey, racing, locked };
 }
 
 /** Does a `# buildrace-ignore` above this use's RUN cover this race? */

@@ -5,7 +5,6 @@
  * global args, target and reachability, ARG/ENV scoping, mount validation only for stages
  * that are dispatched.
  */
-import { createHash } from "crypto";
 import { posix } from "path";
 import { Diagnostic } from "../diagnostics";
 import { Instruction, Stage } from "../parse/dockerfile";
@@ -50,6 +49,13 @@ export interface CacheRun {
   mounts: ResolvedMount[];
 }
 
+/** A stage an instruction reads (`COPY --from`, `--mount from=`); no index when it is an image. */
+interface StageRef {
+  kind: "copy" | "mount";
+  index?: number;
+  raw: string;
+}
+
 /** A dependency of stage `to` on stage `from`, created by the instruction at `line`. */
 export interface StageEdge {
   from: number;
@@ -91,11 +97,46 @@ interface StageState {
   shell: string;
   platform: string;
   sig: string;
+  /** Digest of the environment as it enters step identities; unset after a change. */
+  envKey: string | undefined;
   onbuild: Instruction[];
 }
 
+/**
+ * Operation identity: a 64-bit hash of the parts joined by NUL (two 32-bit multiplicative
+ * lanes, cross-mixed at the end, as cyrb53). Not cryptographic: the inputs are the user's own
+ * Dockerfiles, and at 64 bits an accidental collision among the steps of one analysis is
+ * negligible (about n^2 / 2^65).
+ */
 function hash(parts: string[]): string {
-  return createHash("sha1").update(parts.join("\u0000")).digest("base64").slice(0, 16);
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let p = 0; p < parts.length; p++) {
+    if (p > 0) {
+      h1 = Math.imul(h1, 2654435761);
+      h2 = Math.imul(h2, 1597334677);
+    }
+    const s = parts[p];
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      h1 = Math.imul(h1 ^ c, 2654435761);
+      h2 = Math.imul(h2 ^ c, 1597334677);
+    }
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507);
+  h1 ^= Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507);
+  h2 ^= Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return (h1 >>> 0).toString(36) + "." + (h2 >>> 0).toString(36);
+}
+
+/** The automatic args by name, for `name in` tests (the same object every time). */
+const AUTOMATIC_ANY_STAGE = automaticArgs("linux/amd64", "");
+
+/** The environment's part of a step identity: a digest of its sorted `K=V` lines. */
+function envKeyOf(env: Map<string, Expanded>): string {
+  const names = [...env.keys()].sort(); // UTF-16 code unit order
+  return hash(names.map((k) => `${k}=${(env.get(k) as Expanded).text}`));
 }
 
 export function stageLabel(stage: Stage): string {
@@ -110,7 +151,9 @@ export function resolveBuild(build: BuildSpec, platform: string): ResolvedBuild 
     diagnostics.push({ line, message, severity: built ? "error" : "warning" });
 
   // Global (meta) args: automatic platform args plus ARGs before the first FROM.
-  const meta = new Map<string, string>(Object.entries(automaticArgs(platform)));
+  const auto = automaticArgs(platform);
+  const meta = new Map<string, string>();
+  for (const k in auto) meta.set(k, auto[k]);
   const declaredGlobal = new Set<string>();
   for (const ins of file.globalArgs) {
     for (const { name, value } of keyValues(ins, file.escape)) {
@@ -122,6 +165,7 @@ export function resolveBuild(build: BuildSpec, platform: string): ResolvedBuild 
       }
     }
   }
+  const metaLook = metaLookup(meta);
 
   // FROM names, bases and platforms.
   const baseOf: (number | undefined)[] = [];
@@ -130,16 +174,12 @@ export function resolveBuild(build: BuildSpec, platform: string): ResolvedBuild 
   for (const st of stages) if (st.name) lastByName.set(st.name, st.index);
   const findStage = (name: string): number | undefined => lastByName.get(name.toLowerCase());
 
+  const lastBefore = new Map<string, number>(); // stage name -> last index so far
   for (const st of stages) {
-    const e = expandWord(st.baseName, metaLookup(meta), file.escape);
+    const e = expandWord(st.baseName, metaLook, file.escape);
     const name = e.value ?? e.text;
-    let base: number | undefined;
-    for (let i = st.index - 1; i >= 0; i--) {
-      if (stages[i].name === name) {
-        base = i;
-        break;
-      }
-    }
+    const base = lastBefore.get(name); // the nearest earlier stage of that (exact) name
+    if (st.name !== undefined) lastBefore.set(st.name, st.index);
     baseOf.push(base);
     imageOf.push(name);
     if (base === undefined && name !== "scratch") {
@@ -156,19 +196,18 @@ export function resolveBuild(build: BuildSpec, platform: string): ResolvedBuild 
 
   // Dependencies per stage (edges at the instruction that creates them).
   const depsOf: Set<number>[] = stages.map(() => new Set<number>());
+  const triggersOf = (b: number): Instruction[] => {
+    const out: Instruction[] = [];
+    for (const i of stages[b].instructions) if (i.trigger) out.push(i.trigger);
+    return out;
+  };
   const instructionsOf = (st: Stage): Instruction[] => {
     const b = baseOf[st.index];
-    const triggers =
-      b === undefined
-        ? []
-        : stages[b].instructions.filter((i) => i.trigger).map((i) => i.trigger as Instruction);
-    return [...triggers, ...st.instructions];
+    const triggers = b === undefined ? [] : triggersOf(b);
+    return triggers.length ? [...triggers, ...st.instructions] : st.instructions;
   };
-  const stageRefs = (
-    st: Stage,
-    ins: Instruction,
-  ): { kind: "copy" | "mount"; index?: number; raw: string }[] => {
-    const refs: { kind: "copy" | "mount"; index?: number; raw: string }[] = [];
+  const stageRefs = (st: Stage, ins: Instruction): StageRef[] => {
+    const refs: StageRef[] = [];
     if (ins.keyword === "COPY" || ins.keyword === "ADD") {
       const from = ins.flags.find((f) => f.name === "from");
       if (from && ins.keyword === "ADD") {
@@ -229,17 +268,28 @@ export function resolveBuild(build: BuildSpec, platform: string): ResolvedBuild 
     }
     return refs;
   };
+  // Each stage's instructions (ONBUILD triggers of its base first) and their stage refs,
+  // worked out once: the dispatch below reuses them.
+  const insOf: Instruction[][] = [];
+  const refsOf: StageRef[][][] = [];
   const stageEdges: StageEdge[] = [];
   for (const st of stages) {
     const b = baseOf[st.index];
     if (b !== undefined)
       stageEdges.push({ from: b, to: st.index, line: st.from.line, kind: "from" });
-    for (const ins of instructionsOf(st))
-      for (const r of stageRefs(st, ins))
+    const list = instructionsOf(st);
+    const refs: StageRef[][] = [];
+    for (const ins of list) {
+      const rs = stageRefs(st, ins);
+      refs.push(rs);
+      for (const r of rs)
         if (r.index !== undefined) {
           depsOf[st.index].add(r.index);
           stageEdges.push({ from: r.index, to: st.index, line: ins.line, kind: r.kind });
         }
+    }
+    insOf.push(list);
+    refsOf.push(refs);
   }
 
   // Target and reachability.
@@ -261,6 +311,34 @@ export function resolveBuild(build: BuildSpec, platform: string): ResolvedBuild 
       for (const d of depsOf[i]) queue.push(d);
     }
   }
+  // Stages whose step identities anything built can see: built stages, plus any stage a
+  // built one mounts `from=` by a field the stage refs above did not follow (a repeated
+  // `from`). The others are dispatched for their cache runs and diagnostics only.
+  const identified = built.slice();
+  {
+    const queue = stages.filter((st) => built[st.index]).map((st) => st.index);
+    while (queue.length) {
+      const i = queue.pop() as number;
+      const more: number[] = [];
+      const b = baseOf[i];
+      if (b !== undefined) more.push(b);
+      for (const d of depsOf[i]) more.push(d);
+      for (const ins of insOf[i]) {
+        if (ins.keyword !== "RUN") continue;
+        for (const m of ins.mounts)
+          for (const f of m.fields) {
+            if (f.key !== "from" || f.value === null) continue;
+            const idx = findStage(f.value);
+            if (idx !== undefined && idx < i) more.push(idx);
+          }
+      }
+      for (const j of more)
+        if (!identified[j]) {
+          identified[j] = true;
+          queue.push(j);
+        }
+    }
+  }
 
   // Dispatch every stage in order; only built stages contribute steps to the graph.
   const states: StageState[] = [];
@@ -269,17 +347,26 @@ export function resolveBuild(build: BuildSpec, platform: string): ResolvedBuild 
   const ns = build.buildArgs.BUILDKIT_CACHE_MOUNT_NS ?? "";
   for (const st of stages) {
     const isBuilt = built[st.index];
+    const hasSig = identified[st.index];
     const b = baseOf[st.index];
     let state: StageState;
     if (b !== undefined) {
       const p = states[b];
-      state = { ...p, env: new Map(p.env), onbuild: [] };
+      state = {
+        env: new Map(p.env),
+        imageEnv: p.imageEnv,
+        workdir: p.workdir,
+        user: p.user,
+        shell: p.shell,
+        platform: p.platform,
+        sig: p.sig,
+        envKey: p.envKey,
+        onbuild: [],
+      };
     } else {
       const image = imageOf[st.index];
       const pe =
-        st.platform !== undefined
-          ? expandWord(st.platform, metaLookup(meta), file.escape)
-          : undefined;
+        st.platform !== undefined ? expandWord(st.platform, metaLook, file.escape) : undefined;
       const plat = pe ? (pe.value ?? pe.text) : platform;
       if (pe && plat === "")
         err(st.from.line, `empty platform value from expression ${st.platform}`, isBuilt);
@@ -292,58 +379,61 @@ export function resolveBuild(build: BuildSpec, platform: string): ResolvedBuild 
         user: "",
         shell: "/bin/sh -c",
         platform: plat,
-        sig: hash(["image", norm, plat]),
+        sig: hasSig ? hash(["image", norm, plat]) : "",
+        envKey: undefined, // every state has the same shape: no map checks fail
         onbuild: [],
       };
     }
     const lookup: Lookup = (name) => envLookup(state, name, declaredGlobal);
-    const instructions = instructionsOf(st);
-    for (const ins of instructions) {
-      const envSnapshot = () =>
-        [...state.env.entries()]
-          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-          .map(([k, v]) => `${k}=${v.text}`)
-          .join("\n");
-      const step = (extra: string[], deps: string[], cacheMounts: ResolvedMount[] = []) => {
-        // The op is the keyword (any case) plus its arguments and heredoc bodies, not the text as written.
-        const op =
-          ins.keyword +
-          ins.logical.text.replace(/^\s*\S+/, "") +
-          (ins.heredoc ? file.text.slice(ins.logical.end, ins.end) : "");
-        const sig = hash([
-          state.sig,
-          op,
-          envSnapshot(),
-          state.workdir,
-          state.user,
-          state.shell,
-          state.platform,
-          ...extra,
-        ]);
-        if (isBuilt)
-          steps.push({
-            sig,
-            deps: [state.sig, ...deps],
-            instruction: ins,
-            stage: st,
-            build,
-            platform,
-            cacheMounts,
-          });
-        state.sig = sig;
-      };
+    const step = (
+      ins: Instruction,
+      extra: string[],
+      deps: string[],
+      cacheMounts: ResolvedMount[] = [],
+    ) => {
+      if (!hasSig) return; // nothing built sees this stage's identities
+      // The op is the keyword (any case) plus its arguments and heredoc bodies, not the text as written.
+      const op =
+        ins.keyword +
+        ins.logical.text.replace(/^\s*\S+/, "") +
+        (ins.heredoc ? file.text.slice(ins.logical.end, ins.end) : "");
+      const sig = hash([
+        state.sig,
+        op,
+        (state.envKey ??= envKeyOf(state.env)),
+        state.workdir,
+        state.user,
+        state.shell,
+        state.platform,
+        ...extra,
+      ]);
+      if (isBuilt)
+        steps.push({
+          sig,
+          deps: [state.sig, ...deps],
+          instruction: ins,
+          stage: st,
+          build,
+          platform,
+          cacheMounts,
+        });
+      state.sig = sig;
+    };
+    const instructions = insOf[st.index];
+    for (let n = 0; n < instructions.length; n++) {
+      const ins = instructions[n];
       switch (ins.keyword) {
         case "ARG":
           for (const { name, value } of keyValues(ins, file.escape)) {
             let v: Expanded | undefined;
             if (name in build.buildArgs) v = known(build.buildArgs[name]);
             else if (value !== undefined) v = expandWord(value, lookup, file.escape);
-            else if (
-              meta.has(name) &&
-              (declaredGlobal.has(name) || name in automaticArgs(platform))
-            )
+            else if (meta.has(name) && (declaredGlobal.has(name) || name in auto))
               v = known(meta.get(name) as string);
-            if (v !== undefined) state.env.set(name, v);
+            if (v !== undefined) {
+              state.env.set(name, v);
+              state.envKey = undefined;
+            }
           }
           break;
         case "ENV": {
@@ -352,13 +442,14 @@ export function resolveBuild(build: BuildSpec, platform: string): ResolvedBuild 
             ({ name, value }) => [name, expandWord(value ?? "", lookup, file.escape)] as const,
           );
           for (const [name, v] of kvs) state.env.set(name, v);
+          state.envKey = undefined;
           break;
         }
         case "WORKDIR": {
           const e = expandWord(ins.rest.text.trim(), lookup, file.escape);
           const dir = e.value ?? e.text;
           state.workdir = posix.resolve(state.workdir, dir);
-          step(["workdir"], []);
+          step(ins, ["workdir"], []);
           break;
         }
         case "USER": {
@@ -371,7 +462,7 @@ export function resolveBuild(build: BuildSpec, platform: string): ResolvedBuild 
           break;
         case "COPY":
         case "ADD": {
-          const refs = stageRefs(st, ins);
+          const refs = refsOf[st.index][n];
           const deps: string[] = [];
           const extra: string[] = [];
           for (const r of refs) {
@@ -381,7 +472,7 @@ export function resolveBuild(build: BuildSpec, platform: string): ResolvedBuild 
             } else extra.push(`image:${r.raw}`);
           }
           if (refs.length === 0) extra.push(`context:${build.context}`);
-          step(extra, deps);
+          step(ins, extra, deps);
           break;
         }
         case "RUN": {
@@ -391,10 +482,11 @@ export function resolveBuild(build: BuildSpec, platform: string): ResolvedBuild 
           for (const raw of ins.mounts) {
             if (raw.error) continue;
             let expandError: string | undefined;
-            const values = raw.fields.map((f) => {
+            const expanded: (Expanded | undefined)[] = [];
+            const values = raw.fields.map((f, i) => {
               if (f.value === null) return null;
               if (f.key === "from") return f.value;
-              const e = expandWord(f.value, lookup, file.escape);
+              const e = (expanded[i] = expandWord(f.value, lookup, file.escape));
               expandError ??= e.error;
               return e.value ?? e.text;
             });
@@ -416,8 +508,8 @@ export function resolveBuild(build: BuildSpec, platform: string): ResolvedBuild 
             }
             if (spec.type !== "cache") continue;
             const fieldValue = (k: string) => {
-              const f = raw.fields.find((x) => x.key === k);
-              return f && f.value !== null ? expandWord(f.value, lookup, file.escape) : undefined;
+              const i = raw.fields.findIndex((x) => x.key === k);
+              return i >= 0 && raw.fields[i].value !== null ? expanded[i] : undefined;
             };
             const target = fieldValue("target") ?? known("");
             const mountPoint =
@@ -461,9 +553,7 @@ export function resolveBuild(build: BuildSpec, platform: string): ResolvedBuild 
             mounts.push({ raw, spec, id, explicitId, target, mountPoint, key, match });
             extra.push(`${spec.id ?? ""}|${spec.target ?? ""}|${spec.sharing}`);
           }
-          if (mounts.length && !isBuilt) {
-            // unbuilt stages are still listed (built: false); they race with nothing
-          }
+          // unbuilt stages are still listed (built: false); they race with nothing
           if (mounts.length)
             cacheRuns.push({
               instruction: ins,
@@ -473,7 +563,7 @@ export function resolveBuild(build: BuildSpec, platform: string): ResolvedBuild 
               built: isBuilt,
               mounts,
             });
-          step(extra, deps, mounts);
+          step(ins, extra, deps, mounts);
           break;
         }
         default:
@@ -504,8 +594,7 @@ function envLookup(state: StageState, name: string, declaredGlobal: Set<string>)
   if (state.imageEnv === null) return { kind: "unset" };
   if (name in state.imageEnv.known) return { kind: "set", value: state.imageEnv.known[name] };
   // Global and automatic args are out of scope unless re-declared: they expand to empty.
-  if (declaredGlobal.has(name) || name in automaticArgs("linux/amd64", ""))
-    return { kind: "unset" };
+  if (declaredGlobal.has(name) || name in AUTOMATIC_ANY_STAGE) return { kind: "unset" };
   return {
     kind: "unknown",
     why: `$${name} is not set in the Dockerfile and may come from the ENV of base image ${state.imageEnv.image}`,

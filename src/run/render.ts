@@ -1,0 +1,163 @@
+/**
+ * Bulk runs split their inputs into chunks (worker threads analyse them, see run.ts); a
+ * chunk comes back as plain data: its files already rendered for the output the caller asked
+ * for, or, for `fix`, the files' diagnostics and the fixes. The chunks are assembled in input
+ * order into exactly what rendering the whole run at once gives.
+ */
+import { FileFix } from "../apply/fix";
+import { AnalysisResult, FileResult } from "../pipeline";
+import { Race } from "../races/races";
+import { toJson } from "../report/json";
+import { toText } from "../report/text";
+
+/** What the caller does with a run's result, so a bulk run may hand back only that. */
+export type Output =
+  /** `check --format json`: the JSON report. */
+  | { format: "json" }
+  /** `check` (text): the text report (the elapsed time is added when it is printed). */
+  | { format: "text"; color: boolean; quiet?: boolean; verbose?: boolean }
+  /** `fix`: the fixes, and per file only its path, kind, builds and diagnostics. */
+  | { format: "fix" };
+
+/** The report of a run, rendered. */
+export interface Rendered {
+  /** The text to print (`elapsedMs` goes into the text report's summary line). */
+  render(elapsedMs?: number): string;
+  /** `check`'s exit code: 2 when a file has an error, 1 when a race needs fixing, else 0. */
+  exit: number;
+}
+
+/** Totals of a chunk: the text report's summary line and the exit code are sums of these. */
+export interface Counts {
+  files: number;
+  errors: number;
+  warnings: number;
+  /** Distinct races reported and not suppressed; of those, the ones that need a fix. */
+  races: number;
+  failing: number;
+  suppressed: number;
+}
+
+/** One chunk, rendered (plain data: it crosses from a worker thread by structured clone). */
+export interface ChunkOut {
+  counts: Counts;
+  /** The files without their analysis details (path, kind, builds, diagnostics). */
+  files: FileResult[];
+  /** json: the files' JSON, each indented as an element of the report's `files`, comma-joined. */
+  json?: string;
+  /** text: the per-file lines (errors, race blocks), and the `--verbose` lines, or "". */
+  blocks?: string;
+  verbose?: string;
+  /** fix: the fixes. */
+  fixes?: FileFix[];
+}
+
+export function countsOf(files: FileResult[]): Counts {
+  const printed = new Set<Race>();
+  let errors = 0;
+  let warnings = 0;
+  for (const f of files) {
+    for (const d of f.diagnostics) {
+      if (d.severity === "error") errors++;
+      else warnings++;
+    }
+    for (const r of f.races) printed.add(r);
+  }
+  let races = 0;
+  let failing = 0;
+  let suppressed = 0;
+  for (const r of printed) {
+    if (r.suppressed) suppressed++;
+    else {
+      races++;
+      if (r.safety !== "safe") failing++;
+    }
+  }
+  return { files: files.length, errors, warnings, races, failing, suppressed };
+}
+
+/** The text report's last line; the same words as report/text.ts's summary. */
+export function summaryLine(c: Counts, elapsedMs?: number): string {
+  const s = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  return (
+    `${s(c.files, "file")}, ` +
+    `${s(c.failing, "race")} to fix` +
+    (c.races > c.failing ? `, ${s(c.races - c.failing, "safe shared cache")}` : "") +
+    (c.suppressed ? `, ${c.suppressed} suppressed` : "") +
+    `, ${s(c.errors, "error")}` +
+    (c.warnings ? `, ${s(c.warnings, "warning")}` : "") +
+    (elapsedMs !== undefined ? ` (${(elapsedMs / 1000).toFixed(2)}s)` : "")
+  );
+}
+
+/** `JSON.stringify(report, null, 2)` of one element of `files`, as it appears in there. */
+function fileJson(f: unknown): string {
+  return JSON.stringify(f, null, 2).split("\n").join("\n    ");
+}
+
+/** The lines toText prints before its summary (and the blank line), as one string. */
+function head(text: string): string {
+  const cut = text.lastIndexOf("\n", text.length - 2); // the summary is the last line
+  return cut < 0 ? "" : text.slice(0, cut - 1); // drop the blank line before it
+}
+
+/** Renders one chunk's analysis (the files in their run order) for `output`. */
+export function renderChunk(
+  result: AnalysisResult,
+  fixes: FileFix[] | undefined,
+  output: Output,
+): ChunkOut {
+  const counts = countsOf(result.files);
+  const files = result.files.map(light);
+  if (output.format === "json")
+    return { counts, files, json: toJson(result).files.map(fileJson).join(",\n    ") };
+  if (output.format === "text") {
+    const opts = { color: output.color, quiet: output.quiet };
+    const blocks = head(toText(result, opts));
+    let verbose = "";
+    if (output.verbose) {
+      const both = head(toText(result, { ...opts, verbose: true }));
+      verbose = blocks ? both.slice(blocks.length + 1) : both;
+    }
+    return { counts, files, blocks, verbose };
+  }
+  return { counts, files, fixes };
+}
+
+/** A file's result with only what `fix` reads (path, kind, builds, diagnostics). */
+function light(f: FileResult): FileResult {
+  return {
+    path: f.path,
+    kind: f.kind,
+    builds: f.builds,
+    cacheRuns: [],
+    pairs: [],
+    races: [],
+    diagnostics: f.diagnostics,
+  };
+}
+
+/** Puts the chunks (in input order) together into the run's report. */
+export function assemble(chunks: ChunkOut[], output: Output): Rendered {
+  const total: Counts = { files: 0, errors: 0, warnings: 0, races: 0, failing: 0, suppressed: 0 };
+  for (const c of chunks)
+    for (const k of Object.keys(total) as (keyof Counts)[]) total[k] += c.counts[k];
+  const exit = total.errors ? 2 : total.failing ? 1 : 0;
+  if (output.format === "json") {
+    const files = chunks.map((c) => c.json ?? "").filter((j) => j !== "");
+    const empty = JSON.stringify(toJson({ files: [] }), null, 2);
+    const text = files.length
+      ? empty.replace('\n  "files": []', `\n  "files": [\n    ${files.join(",\n    ")}\n  ]`)
+      : empty;
+    return { exit, render: () => text + "\n" };
+  }
+  if (output.format === "text") {
+    const parts = [
+      ...chunks.map((c) => c.blocks ?? ""),
+      ...chunks.map((c) => c.verbose ?? ""),
+    ].filter((p) => p !== "");
+    const body = parts.length ? parts.join("\n") + "\n\n" : "";
+    return { exit, render: (elapsedMs) => body + summaryLine(total, elapsedMs) + "\n" };
+  }
+  return { exit, render: () => "" };
+}
