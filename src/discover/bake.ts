@@ -20,9 +20,9 @@
  * attribute, ...) is reported as a warning naming the target and left unresolved.
  */
 import { createHash } from "crypto";
-import * as fs from "fs";
 import * as nodePath from "path";
 import { Diagnostic } from "../diagnostics";
+import { isFile, isRemoteContext } from "./compose";
 import { DeclaredBuild, DeclaredBuilds } from "./types";
 
 /** The platform bake reports as BAKE_LOCAL_PLATFORM: the analyser's default host platform. */
@@ -321,7 +321,7 @@ function toBuild(
   }
   let context = t.context ?? ".";
   if (context.startsWith("cwd://")) context = context.slice("cwd://".length);
-  if (isRemote(context)) {
+  if (isRemoteContext(context)) {
     warn(`remote build context ${context} is not analysed`);
     return undefined;
   }
@@ -1275,22 +1275,6 @@ function jsonErrorLine(message: string, text: string): number {
   const pos = /position (\d+)/.exec(message);
   if (pos) return text.slice(0, Number(pos[1])).split("\n").length;
   return 1;
-}
-
-function isRemote(context: string): boolean {
-  return (
-    /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(context) ||
-    /^git@/.test(context) ||
-    /^github\.com\//.test(context)
-  );
-}
-
-function isFile(p: string): boolean {
-  try {
-    return fs.statSync(p).isFile();
-  } catch {
-    return false;
-  }
 }
 
 function isRecord(v: unknown): v is Record<string, any> {

@@ -621,7 +621,7 @@ export function isRemoteContext(context: string): boolean {
   );
 }
 
-function isFile(p: string): boolean {
+export function isFile(p: string): boolean {
   try {
     return fs.statSync(p).isFile();
   } catch {
