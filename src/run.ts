@@ -40,9 +40,9 @@ export interface RunOptions extends Config {
    */
   output?: Output;
   /**
-   * Worker threads for a run with `output`: 0 never, n exactly n; unset (and no
-   * BUILDRACE_WORKERS in the environment), one per core once there are WORKER_MIN_INPUTS
-   * inputs.
+   * Worker threads for a run with `output`: 0 none, n exactly n (any run size); unset (and
+   * no BUILDRACE_WORKERS in the environment): for runs of WORKER_MIN_INPUTS inputs or more,
+   * one per core (on a single core the chunks run in this thread).
    */
   workers?: number;
 }
@@ -102,10 +102,13 @@ export async function run(
   };
   const groups = groupByConfig(found.files, flags, opts.configPath);
   const inputs = groups.reduce((n, g) => n + g.files.length, 0);
-  const workers = opts.output ? workerCount(opts.workers, inputs) : 0;
-  const script = path.join(__dirname, "run", "worker.js"); // compiled only (not under ts-jest)
-  if (workers > 0 && opts.output && fs.existsSync(script))
-    return runInWorkers(found, groups, opts, mode, opts.output, new Pool(script, workers));
+  const plan = opts.output ? chunking(opts.workers, inputs) : undefined;
+  if (plan && opts.output) {
+    // worker threads run compiled code only (under ts-jest there is none: chunks run here)
+    const script = path.join(__dirname, "run", "worker.js");
+    const pool = new Pool(script, fs.existsSync(script) ? plan.workers : 0);
+    return runInWorkers(found, groups, opts, mode, opts.output, pool);
+  }
   const out: RunResult = { files: [], ignored: [], fixes: mode === "fix" ? [] : undefined };
   for (const g of groups) {
     out.ignored.push(...g.ignored.map((f) => f.path));
@@ -128,13 +131,20 @@ export async function run(
   return out;
 }
 
-function workerCount(requested: number | undefined, inputs: number): number {
+/**
+ * Whether a run with `output` goes in chunks, and on how many worker threads (0: the
+ * chunks run in this thread, one at a time, each dropped once rendered).
+ */
+function chunking(requested: number | undefined, inputs: number): { workers: number } | undefined {
   const env = process.env.BUILDRACE_WORKERS;
   const n = requested ?? (env ? Number(env) : NaN);
-  if (Number.isFinite(n)) return Math.max(0, Math.min(MAX_WORKERS, Math.floor(n)));
-  if (inputs < WORKER_MIN_INPUTS) return 0;
+  if (Number.isFinite(n) && n > 0) return { workers: Math.min(MAX_WORKERS, Math.floor(n)) };
+  if (inputs < WORKER_MIN_INPUTS) return undefined;
+  if (Number.isFinite(n)) return { workers: 0 };
+  // One thread per core: on one core the chunks run here (each worker compiles the code
+  // again, and V8's compiler and garbage collector already use spare cores beside one thread).
   const cores = typeof os.availableParallelism === "function" ? os.availableParallelism() : 1;
-  return cores >= 2 ? Math.min(cores, MAX_WORKERS) : 0;
+  return { workers: cores >= 2 ? Math.min(cores, MAX_WORKERS) : 0 };
 }
 
 function chunkOptions(c: Config, opts: RunOptions): ChunkOptions {

@@ -16,7 +16,7 @@ import { graphView, toDot, toMermaid } from "../report/graph";
 import { toJson } from "../report/json";
 import { toSarif } from "../report/sarif";
 import { toText } from "../report/text";
-import { run, RunOptions, RunResult } from "../run";
+import { Output, run, RunOptions, RunResult } from "../run";
 
 export const EXIT_OK = 0;
 export const EXIT_FINDINGS = 1;
@@ -333,13 +333,14 @@ function pathsOf(args: CommonArgs): string[] {
 export async function runAnalysis(
   args: CommonArgs & { strategy?: Strategy; transform?: string },
   mode: "check" | "fix" = "check",
+  output?: Output,
 ): Promise<RunResult> {
   let result: RunResult;
   const progress = progressBar(args.quiet);
   try {
     result = await run(
       pathsOf(args),
-      { ...runOptions(args), transformPath: args.transform, onProgress: progress.update },
+      { ...runOptions(args), transformPath: args.transform, onProgress: progress.update, output },
       mode,
     );
   } catch (e) {
@@ -363,7 +364,18 @@ interface CheckArgs extends CommonArgs {
 async function runCheck(args: CheckArgs, out: (s: string) => void): Promise<number> {
   const started = Date.now();
   if (args.quiet && args.verbose) throw new UsageError("--quiet and --verbose cannot be combined");
-  const result = await runAnalysis(args, args.format === "sarif" ? "fix" : "check");
+  // json and text come back rendered (a bulk run renders in chunks on worker threads)
+  const output: Output | undefined =
+    args.format === "json"
+      ? { format: "json" }
+      : args.format === "text"
+        ? { format: "text", color: useColor(), quiet: args.quiet, verbose: args.verbose }
+        : undefined;
+  const result = await runAnalysis(args, args.format === "sarif" ? "fix" : "check", output);
+  if (result.rendered) {
+    out(result.rendered.render(Date.now() - started));
+    return result.rendered.exit;
+  }
   if (args.format === "sarif")
     out(
       JSON.stringify(
@@ -442,7 +454,7 @@ interface FixArgs extends CommonArgs {
 }
 
 async function runFix(args: FixArgs, out: (s: string) => void): Promise<number> {
-  const result = await runAnalysis(args, "fix");
+  const result = await runAnalysis(args, "fix", { format: "fix" });
   const plan = { result, fixes: result.fixes ?? [] };
   const err = (s: string) => process.stderr.write(s);
   let failed = false;

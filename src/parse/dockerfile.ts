@@ -6,7 +6,7 @@
  */
 import { DockerfileParser, Heredoc, Instruction as AstInstruction, Onbuild } from "dockerfile-ast";
 import { Diagnostic } from "../diagnostics";
-import { parseMountWord, RawMount } from "./mount";
+import { KNOWN_KEYS, parseMountWord, RawMount } from "./mount";
 import {
   extractFlagWords,
   FlagWord,
@@ -89,6 +89,13 @@ const KNOWN = new Set([
   "VOLUME",
   "WORKDIR",
 ]);
+
+/**
+ * Mount option keys as the constants the code compares them with: the same string either
+ * way, but V8 compares (and optimises for) constant strings fastest, and a key that is
+ * sometimes a constant and sometimes a computed copy makes the hot loops deoptimise.
+ */
+const KEY_CONSTANT = new Map([...KNOWN_KEYS].map((k) => [k, k] as const));
 
 /** Flags RUN accepts (BuildKit's parseRun pre-hooks); any other fails the whole file. */
 const RUN_FLAGS = new Set(["mount", "network", "security", "device"]);
@@ -280,11 +287,26 @@ function fromLogical(
       }
       const m = parseMountWord(f.word);
       if (m.error) errors.push({ line, message: m.error, severity: "error" });
+      for (const field of m.fields) field.key = KEY_CONSTANT.get(field.key) ?? field.key;
       mounts.push(m);
     }
   }
   const restText = sliceMapped(args, rest);
-  return { keyword, line, start, end, logical, flags, rest: restText, mounts, heredoc: false };
+  // every instruction has the same shape (trigger and ignore included), so code reading them
+  // is optimised once
+  return {
+    keyword,
+    line,
+    start,
+    end,
+    logical,
+    flags,
+    rest: restText,
+    mounts,
+    heredoc: false,
+    trigger: undefined,
+    ignore: undefined,
+  };
 }
 
 function toStage(ins: Instruction, index: number, errors: Diagnostic[]): Stage {

@@ -49,8 +49,11 @@ export class Pool {
     w.on("exit", lost);
   }
 
+  /** Tasks run in this thread, one after another (so one chunk's analysis is alive at a time). */
+  private localQueue: Promise<void> = Promise.resolve();
+
   private local(p: Pending): void {
-    runTask(p.task).then(p.resolve, p.reject);
+    this.localQueue = this.localQueue.then(() => runTask(p.task).then(p.resolve, p.reject));
   }
 
   private pump(): void {

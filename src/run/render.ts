@@ -90,9 +90,14 @@ export function summaryLine(c: Counts, elapsedMs?: number): string {
   );
 }
 
-/** `JSON.stringify(report, null, 2)` of one element of `files`, as it appears in there. */
-function fileJson(f: unknown): string {
-  return JSON.stringify(f, null, 2).split("\n").join("\n    ");
+/**
+ * The files' part of `JSON.stringify(report, null, 2)`: each file as an element of the
+ * report's `files` (indented 4), comma-joined. (JSON text has no raw newline but its own.)
+ */
+function filesJson(files: unknown[]): string {
+  if (!files.length) return "";
+  const s = JSON.stringify(files, null, 2).replace(/\n/g, "\n  "); // "[\n    {...},\n    {...}\n  ]"
+  return s.slice("[\n    ".length, s.length - "\n  ]".length);
 }
 
 /** The lines toText prints before its summary (and the blank line), as one string. */
@@ -109,8 +114,7 @@ export function renderChunk(
 ): ChunkOut {
   const counts = countsOf(result.files);
   const files = result.files.map(light);
-  if (output.format === "json")
-    return { counts, files, json: toJson(result).files.map(fileJson).join(",\n    ") };
+  if (output.format === "json") return { counts, files, json: filesJson(toJson(result).files) };
   if (output.format === "text") {
     const opts = { color: output.color, quiet: output.quiet };
     const blocks = head(toText(result, opts));
