@@ -13,8 +13,8 @@ import * as os from "os";
 import * as path from "path";
 import { FileFix, planFixes } from "./apply/fix";
 import { loadTransform, Strategy } from "./apply/load";
-import { Config, groupByConfig, RunGroup, rulesOf } from "./config/config";
-import { Discovered, discover } from "./discover/discover";
+import { Config, configGrouper, RunGroup, rulesOf } from "./config/config";
+import { Discovered, discover, InputFile } from "./discover/discover";
 import { defaultLoader } from "./discover/load";
 import { DeclaredBuilds } from "./discover/types";
 import { analyze, AnalysisResult, AnalyzeOptions, FileResult } from "./pipeline";
@@ -91,7 +91,6 @@ export async function run(
   opts: RunOptions,
   mode: "check" | "fix",
 ): Promise<RunResult> {
-  const found = discover(paths.length ? paths : ["."]);
   const flags: Config = {
     strategy: opts.strategy,
     target: opts.target,
@@ -100,15 +99,38 @@ export async function run(
     caches: opts.caches,
     ignore: opts.ignore,
   };
-  const groups = groupByConfig(found.files, flags, opts.configPath);
+  const grouper = configGrouper(flags, opts.configPath);
+  // worker threads run compiled code only (under ts-jest there is none: chunks run here)
+  const script = path.join(__dirname, "run", "worker.js");
+  let pool: Pool | undefined;
+  const loads = new EarlyLoads(opts);
+  let found: Discovered;
+  try {
+    found = discover(paths.length ? paths : ["."], (file, count) => {
+      const { group, ignored } = grouper.add(file);
+      if (!opts.output) return;
+      // A bulk run's threads start once the walk has found enough inputs, and load the
+      // compose and bake files found from then on while the walk goes on.
+      if (!pool) {
+        const early = chunking(opts.workers, count);
+        if (early && early.workers > 0 && fs.existsSync(script))
+          loads.start((pool = new Pool(script, early.workers)));
+      }
+      if (!ignored && file.kind !== "dockerfile") loads.add(file, group);
+    });
+  } catch (e) {
+    await pool?.close();
+    throw e;
+  }
+  const groups = grouper.groups();
   const inputs = groups.reduce((n, g) => n + g.files.length, 0);
   const plan = opts.output ? chunking(opts.workers, inputs) : undefined;
   if (plan && opts.output) {
-    // worker threads run compiled code only (under ts-jest there is none: chunks run here)
-    const script = path.join(__dirname, "run", "worker.js");
-    const pool = new Pool(script, fs.existsSync(script) ? plan.workers : 0);
-    return runInWorkers(found, groups, opts, mode, opts.output, pool);
+    pool ??= new Pool(script, fs.existsSync(script) ? plan.workers : 0);
+    loads.start(pool);
+    return runInWorkers(found, groups, loads, opts, mode, opts.output, pool);
   }
+  await pool?.close(); // the config ignored enough inputs to make the run small
   const out: RunResult = { files: [], ignored: [], fixes: mode === "fix" ? [] : undefined };
   for (const g of groups) {
     out.ignored.push(...g.ignored.map((f) => f.path));
@@ -153,10 +175,71 @@ function chunkOptions(c: Config, opts: RunOptions): ChunkOptions {
   return { ...rest, env: opts.env ? { ...opts.env } : undefined };
 }
 
+/** Compose/bake files per load task: few enough to spread, enough to cost little in messages. */
+const LOAD_BATCH = 8;
+
+/**
+ * The builds compose and bake files declare, loaded on the pool: files are added as the walk
+ * finds them and sent in batches once the pool has started; `get` waits for one file's.
+ */
+class EarlyLoads {
+  private pool: Pool | undefined;
+  private readonly pending = new Map<RunGroup, InputFile[]>();
+  private readonly loaded = new Map<string, Promise<DeclaredBuilds | undefined>>();
+  private readonly options = new Map<RunGroup, ChunkOptions>();
+
+  constructor(private readonly opts: RunOptions) {}
+
+  optionsOf(g: RunGroup): ChunkOptions {
+    let o = this.options.get(g);
+    if (!o) this.options.set(g, (o = chunkOptions(g.config, this.opts)));
+    return o;
+  }
+
+  start(pool: Pool): void {
+    if (this.pool) return;
+    this.pool = pool;
+    this.flush(LOAD_BATCH);
+  }
+
+  add(f: InputFile, g: RunGroup): void {
+    if (this.loaded.has(path.resolve(f.path))) return;
+    const list = this.pending.get(g) ?? [];
+    this.pending.set(g, list);
+    if (list.includes(f)) return;
+    list.push(f);
+    if (this.pool && list.length >= LOAD_BATCH) this.flush(LOAD_BATCH);
+  }
+
+  /** Sends the pending files (only full batches when `min` is given). */
+  flush(min = 1): void {
+    const pool = this.pool;
+    if (!pool) return;
+    for (const [g, list] of this.pending) {
+      while (list.length >= min && list.length > 0) {
+        const batch = list.splice(0, LOAD_BATCH);
+        const task = pool.run({ kind: "load", files: batch, options: this.optionsOf(g) });
+        batch.forEach((f, i) => {
+          const one = task.then((r) => (r as (DeclaredBuilds | undefined)[])[i]);
+          one.catch(() => undefined); // a failure surfaces where get() is awaited, if it is
+          this.loaded.set(path.resolve(f.path), one);
+        });
+      }
+    }
+  }
+
+  get(f: InputFile): Promise<DeclaredBuilds | undefined> {
+    const p = this.loaded.get(path.resolve(f.path));
+    if (!p) throw new Error(`internal: ${f.path} was not loaded`);
+    return p;
+  }
+}
+
 /** `run` with worker threads: the same results, in the same order (see run/plan.ts). */
 async function runInWorkers(
   found: Discovered,
   groups: RunGroup[],
+  loads: EarlyLoads,
   opts: RunOptions,
   mode: "check" | "fix",
   output: Output,
@@ -165,7 +248,7 @@ async function runInWorkers(
   try {
     const planned = groups.map((g) => ({
       g,
-      options: chunkOptions(g.config, opts),
+      options: loads.optionsOf(g),
       fix:
         mode === "fix"
           ? {
@@ -178,21 +261,16 @@ async function runInWorkers(
     for (const p of planned)
       if (p.fix && p.g.files.length) loadTransform(p.fix.strategy, p.fix.transformPath);
 
-    // 1. The builds compose and bake files declare, read in the workers.
+    // 1. The builds compose and bake files declare, read in the workers (most were started
+    // during the walk).
+    for (const p of planned)
+      for (const f of p.g.files) if (f.kind !== "dockerfile") loads.add(f, p.g);
+    loads.flush();
     const declared = await Promise.all(
-      planned.map(async ({ g, options }) => {
-        const files = g.files.filter((f) => f.kind !== "dockerfile");
-        const batches: (typeof files)[] = [];
-        for (let i = 0; i < files.length; i += 16) batches.push(files.slice(i, i + 16));
-        const loaded = await Promise.all(
-          batches.map((b) => pool.run({ kind: "load", files: b, options })),
-        );
+      planned.map(async ({ g }) => {
         const byPath = new Map<string, DeclaredBuilds | undefined>();
-        batches.forEach((b, i) =>
-          b.forEach((f, j) =>
-            byPath.set(path.resolve(f.path), (loaded[i] as (DeclaredBuilds | undefined)[])[j]),
-          ),
-        );
+        for (const f of g.files)
+          if (f.kind !== "dockerfile") byPath.set(path.resolve(f.path), await loads.get(f));
         return byPath;
       }),
     );

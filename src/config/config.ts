@@ -175,27 +175,40 @@ export interface RunGroup {
  * to all, over any found file; `flags` (command line) win over both.
  */
 export function groupByConfig(files: InputFile[], flags: Config, explicit?: string): RunGroup[] {
+  const grouper = configGrouper(flags, explicit);
+  for (const f of files) grouper.add(f);
+  return grouper.groups();
+}
+
+/** groupByConfig one file at a time (a run places inputs as the walk finds them). */
+export function configGrouper(
+  flags: Config,
+  explicit?: string,
+): { add(f: InputFile): { group: RunGroup; ignored: boolean }; groups(): RunGroup[] } {
   const explicitConfig = explicit ? readConfig(explicit) : undefined;
   const cache = new Map<string, string | null>();
   const groups = new Map<string, RunGroup>();
-  for (const f of files) {
-    const found = explicit ? undefined : findConfig(path.dirname(f.path), cache);
-    const key = explicit ?? found ?? "";
-    let g = groups.get(key);
-    if (!g) {
-      const base = found ? readConfig(found) : undefined;
-      g = {
-        configPath: explicit ?? found,
-        config: mergeConfigs(base, explicitConfig, flags),
-        files: [],
-        ignored: [],
-      };
-      groups.set(key, g);
-    }
-    const root = g.configPath ? path.dirname(path.resolve(g.configPath)) : process.cwd();
-    const rel = path.relative(root, path.resolve(f.path)).split(path.sep).join("/");
-    if ((g.config.ignore ?? []).some((glob) => globMatch(glob, rel))) g.ignored.push(f);
-    else g.files.push(f);
-  }
-  return [...groups.values()];
+  return {
+    add(f) {
+      const found = explicit ? undefined : findConfig(path.dirname(f.path), cache);
+      const key = explicit ?? found ?? "";
+      let g = groups.get(key);
+      if (!g) {
+        const base = found ? readConfig(found) : undefined;
+        g = {
+          configPath: explicit ?? found,
+          config: mergeConfigs(base, explicitConfig, flags),
+          files: [],
+          ignored: [],
+        };
+        groups.set(key, g);
+      }
+      const root = g.configPath ? path.dirname(path.resolve(g.configPath)) : process.cwd();
+      const rel = path.relative(root, path.resolve(f.path)).split(path.sep).join("/");
+      const ignored = (g.config.ignore ?? []).some((glob) => globMatch(glob, rel));
+      (ignored ? g.ignored : g.files).push(f);
+      return { group: g, ignored };
+    },
+    groups: () => [...groups.values()],
+  };
 }

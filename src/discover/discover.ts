@@ -51,7 +51,15 @@ export function kindOfExplicit(file: string): InputKind {
   return "dockerfile";
 }
 
-export function discover(paths: string[]): Discovered {
+/**
+ * Finds the inputs under `paths`. `onInput` hears of each input as it is found, with the
+ * count so far (a bulk run starts its worker threads and loads compose files while the walk
+ * goes on).
+ */
+export function discover(
+  paths: string[],
+  onInput?: (file: InputFile, count: number) => void,
+): Discovered {
   const files: InputFile[] = [];
   const problems: Discovered["problems"] = [];
   // the same file reached twice (a symlinked directory, `. sub/`) is analysed and written once
@@ -70,7 +78,9 @@ export function discover(paths: string[]): Discovered {
     const key = real ?? realOrResolved(p);
     if (seen.has(key)) return;
     seen.add(key);
-    files.push({ path: p, kind });
+    const file = { path: p, kind };
+    files.push(file);
+    onInput?.(file, files.length);
   };
   for (const p of paths) {
     let st: fs.Stats;

@@ -96,8 +96,9 @@ export function summaryLine(c: Counts, elapsedMs?: number): string {
  */
 function filesJson(files: unknown[]): string {
   if (!files.length) return "";
-  const s = JSON.stringify(files, null, 2).replace(/\n/g, "\n  "); // "[\n    {...},\n    {...}\n  ]"
-  return s.slice("[\n    ".length, s.length - "\n  ]".length);
+  // nested two deep, the files are indented as in the report: "[\n  [\n    {...},\n    {...}\n  ]\n]"
+  const s = JSON.stringify([files], null, 2);
+  return s.slice("[\n  [\n    ".length, s.length - "\n  ]\n]".length);
 }
 
 /** The lines toText prints before its summary (and the blank line), as one string. */

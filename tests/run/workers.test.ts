@@ -191,3 +191,39 @@ test("the CLI gives a bulk run the output of one pass, on threads or not", () =>
     fs.rmSync(big, { recursive: true, force: true });
   }
 });
+
+test("a broken config file met late in a bulk walk stops the run cleanly, threads started", () => {
+  const big = fs.mkdtempSync(path.join(os.tmpdir(), "buildrace-cli-badcfg-"));
+  try {
+    for (let i = 0; i < 230; i++) {
+      const d = path.join(big, `s${String(i).padStart(3, "0")}`);
+      fs.mkdirSync(d, { recursive: true });
+      fs.writeFileSync(path.join(d, "Dockerfile"), racy("npm", i));
+      if (i % 20 === 0)
+        fs.writeFileSync(path.join(d, "compose.yml"), compose([["a", "Dockerfile"]]));
+    }
+    // found after 200 inputs: the worker threads have started and compose loads are under way
+    fs.mkdirSync(path.join(big, "zz"));
+    fs.writeFileSync(path.join(big, "zz", "buildrace.config.json"), '{ "ignore": [');
+    fs.writeFileSync(path.join(big, "zz", "Dockerfile"), racy("npm", 999));
+    for (const workers of ["2", ""]) {
+      const r = spawnSync(
+        process.execPath,
+        [path.join(ROOT, "bin", "buildrace.js"), "check", "--format", "json", "."],
+        {
+          cwd: big,
+          encoding: "utf8",
+          env: { ...process.env, BUILDRACE_WORKERS: workers },
+          timeout: 60000,
+        },
+      );
+      expect(r.signal).toBeNull(); // no hang on live threads
+      expect(r.status).toBe(2);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toMatch(/zz[/\\]buildrace\.config\.json: Unexpected end of JSON input/);
+      expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    }
+  } finally {
+    fs.rmSync(big, { recursive: true, force: true });
+  }
+});
