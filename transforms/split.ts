@@ -5,14 +5,15 @@
  * separated by a build arg its stage declares and the builds set differently
  * (`-$SERVICE`); without one it cannot be split: it falls back to lock, and the note says so.
  */
-import { Edit, Finding, MountUse, StageInfo, Transform } from "../src/apply/types";
+import { Edit, Finding, MountUse, StageInfo, Transform, TransformFile } from "../src/apply/types";
 
 const split: Transform = (file, findings, api) => {
   const edits: Edit[] = [];
   const notes: string[] = [];
   const argAdded = new Set<number>();
+  const needs = needsOf(file, findings);
   for (const f of findings) {
-    if (f.selfRace.builds && !f.splitArg) {
+    if (!splittable(f)) {
       const r = api.transforms.lock(file, [f], api);
       edits.push(...(Array.isArray(r) ? r : r.edits));
       notes.push(
@@ -20,22 +21,17 @@ const split: Transform = (file, findings, api) => {
       );
       continue;
     }
-    const stages = new Map<number, StageInfo>();
-    for (const u of f.uses) stages.set(u.stage.index, u.stage);
-    const perStage = stages.size > 1;
-    // A race across Dockerfiles (compose services, bake targets): stage names may repeat
-    // between files, so the file's own tag comes first.
-    const fileTag = f.files.length > 1 ? file.tag : undefined;
-    const perPlatform = f.selfRace.platforms;
+    const stages = stagesOf(f);
     const changed: string[] = [];
     for (const use of f.keyUses) {
       if (!stages.has(use.stage.index)) continue;
-      const id = newId(use, fileTag, perStage, perPlatform, f.splitArg);
+      const need = needs.get(useKey(use)) as Need;
+      const id = newId(use, need);
       if (id === rawId(use)) continue;
       edits.push(api.setOption(use, "id", id));
       changed.push(`line ${use.line} → id=${id}`);
       if (
-        perPlatform &&
+        need.perPlatform &&
         !declaresBefore(use.stage, "TARGETPLATFORM", use.line) &&
         !argAdded.has(use.stage.index)
       ) {
@@ -59,18 +55,60 @@ function rawId(use: MountUse): string {
   return use.options.filter((o) => o.key === "target").pop()?.value ?? use.target;
 }
 
-function newId(
-  use: MountUse,
-  fileTag: string | undefined,
-  perStage: boolean,
-  perPlatform: boolean,
-  buildArg?: string,
-): string {
+/** What a use's new id must tell apart: its file, its stage, its build, its platform. */
+interface Need {
+  fileTag?: string;
+  perStage: boolean;
+  perPlatform: boolean;
+  splitArg?: string;
+}
+
+/** A step racing with itself across builds is split only by a build arg telling them apart. */
+const splittable = (f: Finding) => !(f.selfRace.builds && !f.splitArg);
+
+/** The stages of the racing uses in this file: their uses of the key are split. */
+function stagesOf(f: Finding): Map<number, StageInfo> {
+  const stages = new Map<number, StageInfo>();
+  for (const u of f.uses) stages.set(u.stage.index, u.stage);
+  return stages;
+}
+
+/** One mount as used by one stage (a mount can be in several findings). */
+const useKey = (u: MountUse) => `${u.appendAt}:${u.stage.index}`;
+
+/**
+ * What each use's new id needs, over every finding it is in. A mount with an unresolved id
+ * (`id=target-${SERVICE}`) may equal several other ids and so be in several races; it gets
+ * one id, distinct from all of theirs (two different ids for one option would be
+ * overlapping edits, and either one alone would leave a race).
+ */
+function needsOf(file: TransformFile, findings: Finding[]): Map<string, Need> {
+  const needs = new Map<string, Need>();
+  for (const f of findings) {
+    if (!splittable(f)) continue;
+    const stages = stagesOf(f);
+    for (const use of f.keyUses) {
+      if (!stages.has(use.stage.index)) continue;
+      const k = useKey(use);
+      const n = needs.get(k) ?? { perStage: false, perPlatform: false };
+      // A race across Dockerfiles (compose services, bake targets): stage names may repeat
+      // between files, so the file's own tag comes first.
+      if (f.files.length > 1) n.fileTag = file.tag;
+      n.perStage ||= stages.size > 1;
+      n.perPlatform ||= f.selfRace.platforms;
+      n.splitArg ??= f.splitArg;
+      needs.set(k, n);
+    }
+  }
+  return needs;
+}
+
+function newId(use: MountUse, need: Need): string {
   let id = rawId(use);
-  if (fileTag) id += `-${fileTag}`;
-  if (perStage) id += `-${use.stage.name ?? `stage${use.stage.index}`}`;
-  if (buildArg) id += `-$${buildArg}`;
-  if (perPlatform) id += "-$TARGETPLATFORM";
+  if (need.fileTag) id += `-${need.fileTag}`;
+  if (need.perStage) id += `-${use.stage.name ?? `stage${use.stage.index}`}`;
+  if (need.splitArg) id += `-$${need.splitArg}`;
+  if (need.perPlatform) id += "-$TARGETPLATFORM";
   return id;
 }
 

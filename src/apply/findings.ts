@@ -94,6 +94,10 @@ export function findingsFor(f: FileResult, tf: TransformFile, races: Race[]): Fi
     const uses = r.uses
       .filter((u) => here(u.step.build.file.path))
       .map((u) => mountUse(tf, u.step, u.mount));
+    // A race groups uses whose ids may be equal, not only equal keys: an unresolved id
+    // (`id=target-${SERVICE}`) races under another use's key (`/target-notifier`). Its own
+    // key must be rewritten too, or the fix leaves that use as it was and the race stays.
+    const keys = new Set([r.key, ...r.uses.map((u) => u.mount.key)]);
     return {
       rule: r.rule,
       key: r.key,
@@ -102,7 +106,7 @@ export function findingsFor(f: FileResult, tf: TransformFile, races: Race[]): Fi
       fix: r.fix,
       reason: r.reason,
       uses,
-      keyUses: allUses.filter((u) => u.key === r.key),
+      keyUses: allUses.filter((u) => keys.has(u.key)),
       selfRace: r.selfRace,
       builds: f.builds.map((b) => b.name),
       splitArg: r.splitArg,

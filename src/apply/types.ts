@@ -65,7 +65,8 @@ export interface Finding {
   reason: string;
   /** The racing uses in this file. */
   uses: MountUse[];
-  /** Every use of this key in this file (racing or not), e.g. to lock them all. */
+  /** Every use in this file (racing or not) of this key or of a racing use's key (an unresolved
+   *  id races under another use's key), e.g. to lock them all. */
   keyUses: MountUse[];
   /** The same RUN overlaps another instance of itself across platforms / builds. */
   selfRace: { platforms: boolean; builds: boolean };

@@ -284,14 +284,7 @@ function describe(
   lockedUses: RaceUse[],
   userRules: UserRule[],
 ): Race {
-  let kind = classify(uses[0].mount.mountPoint, uses[0].mount.id.text, userRules);
-  for (const u of uses) {
-    const k = classify(u.mount.mountPoint, u.mount.id.text, userRules);
-    if (k.safety !== "unknown") {
-      kind = k;
-      break;
-    }
-  }
+  const kind = raceKind(key, uses, userRules);
   const instances = new Map<string, Set<string>>();
   for (const u of uses) {
     const k = `${u.step.build.file.path}:${u.step.instruction.line}`;
@@ -338,6 +331,35 @@ function describe(
     reason = safety === "unknown" ? UNKNOWN_REASON : `${kind.why}; lock it`;
   }
   return { rule, key, kind, safety, fix, uses, selfRace, lockedUses, reason, splitArg };
+}
+
+/** Most careful first: a race mixing caches is fixed as its least safe one needs. */
+const CAUTION: Record<Safety, number> = { unsafe: 3, unknown: 2, serialising: 1, safe: 0 };
+
+/**
+ * What a race's cache is. The uses of one key are one cache: the first use the knowledge
+ * base knows names it (`id=gocache` mounted at /root/.cache/go-build and at /tmp/gocache).
+ * A race can also hold uses of other keys, unresolved ids that may equal it
+ * (`id=${CACHE_ID}`), which may be other tools' caches: then it is the least safe of them,
+ * or a safe cache would be left shared with an unknown one writing into it.
+ */
+function raceKind(key: string, uses: RaceUse[], userRules: UserRule[]): CacheKind {
+  const byKey = new Map<string, RaceUse[]>([[key, []]]);
+  for (const u of uses) byKey.set(u.mount.key, [...(byKey.get(u.mount.key) ?? []), u]);
+  let kind: CacheKind | undefined;
+  for (const list of byKey.values()) {
+    if (!list.length) continue;
+    let k = classify(list[0].mount.mountPoint, list[0].mount.id.text, userRules);
+    for (const u of list) {
+      const c = classify(u.mount.mountPoint, u.mount.id.text, userRules);
+      if (c.safety !== "unknown") {
+        k = c;
+        break;
+      }
+    }
+    if (!kind || CAUTION[k.safety] > CAUTION[kind.safety]) kind = k;
+  }
+  return kind as CacheKind;
 }
 
 /**

@@ -70,31 +70,42 @@ test.failing("split with an ONBUILD trigger mount used by two child stages", asy
 });
 
 /**
- * transforms/auto.ts + split.ts: an id that cannot be resolved (`id=$ID`, ID set by no ARG
- * or ENV in the file) may equal any id, so after splitting the others a race remains and
- * verification refuses the rewrite; auto should lock such a key instead of splitting.
+ * transforms/auto.ts + split.ts (fixed): an id that cannot be resolved (`id=$ID`, ID set by
+ * no ARG or ENV in the file) may equal any id, so the `$ID` mount was in three races (its
+ * own key, //app/target, //var/cache/apt). Only the race filed under its own key rewrote
+ * it, as that race alone needed (one stage: `$ID-$TARGETPLATFORM`), and the open hole could
+ * still absorb `/var/cache/apt-s2`: verification found a race on
+ * //var/cache/apt-s2-linux/amd64 and refused the rewrite. Now every race rewrites the uses of
+ * all its keys, and split gives a mount one id that fits every race it is in
+ * (`$ID-s0-$TARGETPLATFORM`); auto, classing a race that mixes caches by the least safe of
+ * them, locks here.
  */
-test.failing("auto with an unresolved id next to a split cache", async () => {
-  const fix = await fixText(
-    [
-      "FROM debian AS s0",
-      "RUN --mount=type=cache,target=/var/cache/apt,id=$ID echo s0-0",
-      "RUN --mount=type=cache,target=/var/cache/apt echo s0-1",
-      "FROM s0 AS s1",
-      "RUN --mount=type=cache,target=/app/target echo s1-0",
-      "FROM debian AS s2",
-      "RUN --mount=type=cache,target=/var/cache/apt echo s2-0",
-      "FROM debian",
-      "COPY --from=s0 /out /s0",
-      "COPY --from=s1 /out /s1",
-      "COPY --from=s2 /out /s2",
-      "",
-    ].join("\n"),
-    "auto",
-    ["linux/amd64", "linux/arm64"],
-  );
-  expect(fix.error).toBeUndefined();
-});
+test.each(["auto", "split"] as const)(
+  "%s with an unresolved id next to a split cache",
+  async (strategy) => {
+    const fix = await fixText(
+      [
+        "FROM debian AS s0",
+        "RUN --mount=type=cache,target=/var/cache/apt,id=$ID echo s0-0",
+        "RUN --mount=type=cache,target=/var/cache/apt echo s0-1",
+        "FROM s0 AS s1",
+        "RUN --mount=type=cache,target=/app/target echo s1-0",
+        "FROM debian AS s2",
+        "RUN --mount=type=cache,target=/var/cache/apt echo s2-0",
+        "FROM debian",
+        "COPY --from=s0 /out /s0",
+        "COPY --from=s1 /out /s1",
+        "COPY --from=s2 /out /s2",
+        "",
+      ].join("\n"),
+      strategy,
+      ["linux/amd64", "linux/arm64"],
+    );
+    expect(fix.error).toBeUndefined();
+    expect(fix.after).not.toBe(fix.before);
+    if (strategy === "split") expect(fix.after).toContain("id=$ID-s0-$TARGETPLATFORM");
+  },
+);
 
 /**
  * transforms/split.ts builds the new id from the id *text*: `id=${CACHE_ID}` where CACHE_ID
@@ -161,13 +172,14 @@ test.failing("split's inserted ARG TARGETPLATFORM does not merge other caches", 
 });
 
 /**
- * src/races + knowledge: a race's safety class comes from one of its uses. With unresolved
- * ids (`id=${CACHE_ID}`, an ARG without a value) in the group, the race on
- * //root/.cache/s1 is classed "safe" (go-build) and left alone; once lock has fixed the
- * unsafe pip race, it is re-classed and verification finds "a race remains" — the file is
- * reported and not fixed. The first analysis should already class it "unknown".
+ * src/races + knowledge (fixed): a race's safety class came from one of its uses. With
+ * unresolved ids (`id=${CACHE_ID}`, an ARG without a value) in the group, the race on
+ * //root/.cache/s1 was classed "safe" (go-build) and left alone; once lock had fixed the
+ * unsafe pip race, it was re-classed and verification found "a race remains". A race that
+ * mixes keys now takes the least safe class of them (here "unknown"), and lock locks the
+ * uses of every key in it.
  */
-test.failing("lock fixes every race that needs fixing when ids are unresolved", async () => {
+test("lock fixes every race that needs fixing when ids are unresolved", async () => {
   const text =
     "\uFEFFFROM debian AS s0\nARG CACHE_ID\nARG TARGETPLATFORM\n" +
     "RUN --mount=type=cache,target=/root/.cache/go-build,id=${CACHE_ID} echo s0-0\n" +
@@ -180,4 +192,5 @@ test.failing("lock fixes every race that needs fixing when ids are unresolved", 
     "COPY --from=s1 /out /in2\nFROM debian\nCOPY --from=s0 /out /s0\nCOPY --from=s1 /out /s1\nCOPY --from=s2 /out /s2";
   const fix = await fixText(text, "lock", ["linux/amd64", "linux/arm64"]);
   expect(fix.error).toBeUndefined();
+  expect(fix.after).not.toBe(fix.before);
 });
