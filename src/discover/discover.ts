@@ -235,24 +235,32 @@ export function describeFsError(e: unknown): string {
 export const MAX_INPUT_BYTES = 32 * 1024 * 1024;
 
 /** Reads a text input: refuses non-regular files, binary data and invalid UTF-8 with a clear reason. */
+/** Strict UTF-8 (a decoder is reusable: each decode call without `stream` starts afresh). */
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
 export function readText(file: string): { text: string } | { error: string; line?: number } {
   let buf: Buffer;
+  let fd: number | undefined;
   try {
-    const st = fs.statSync(file);
+    // opened without blocking (a FIFO would wait for a writer), then checked by its handle
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+    const st = fs.fstatSync(fd);
     if (st.isDirectory()) return { error: "is a directory, not a file" };
     // a FIFO or a device would block the read or never end
     if (!st.isFile()) return { error: "not a regular file (a FIFO, socket or device)" };
     if (st.size > MAX_INPUT_BYTES)
       return { error: `${st.size} bytes: too large to be a Dockerfile (limit ${MAX_INPUT_BYTES})` };
-    buf = fs.readFileSync(file);
+    buf = fs.readFileSync(fd);
   } catch (e) {
     return { error: describeFsError(e) };
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
   const nul = buf.indexOf(0);
   if (nul >= 0)
     return { error: "binary file (contains NUL bytes), not a Dockerfile", line: lineAt(buf, nul) };
   try {
-    return { text: new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(buf) };
+    return { text: UTF8.decode(buf) };
   } catch {
     return { error: "not valid UTF-8", line: firstInvalidUtf8Line(buf) };
   }

@@ -11,7 +11,8 @@ import { InputFile, readText } from "../discover/discover";
 import { defaultLoader } from "../discover/load";
 import { DeclaredBuilds } from "../discover/types";
 import { analyze, AnalyzeOptions, BuildLoader } from "../pipeline";
-import { ChunkOut, Output, renderChunk } from "./render";
+import { planChunks } from "./plan";
+import { ChunkOut, joinChunks, Output, renderChunk } from "./render";
 
 /** Analysis options without functions (they cross to a worker by structured clone). */
 export type ChunkOptions = Omit<AnalyzeOptions, "onProgress" | "overrides">;
@@ -51,6 +52,13 @@ async function loadDeclared(task: LoadTask): Promise<(DeclaredBuilds | undefined
   return out;
 }
 
+/**
+ * Analysis groups a chunk analyses at a time. Each piece is analysed and rendered, and its
+ * parsed files dropped, before the next: with few files alive, the garbage dies young (a
+ * chunk analysed at once runs about 20% slower, and scales worse across cores).
+ */
+const PIECE = 4;
+
 async function runChunk(task: ChunkTask): Promise<ChunkOut> {
   const byPath = new Map(task.declared);
   // the builds the chunk was planned with (a file the load task could not read: as analyze finds it)
@@ -58,9 +66,15 @@ async function runChunk(task: ChunkTask): Promise<ChunkOut> {
     const d = byPath.get(path.resolve(file.path));
     return d ? Promise.resolve(d) : defaultLoader(file, text, opts);
   };
-  if (task.fix) {
-    const plan = await planFixes(task.inputs, { ...task.options, ...task.fix }, loader);
-    return renderChunk(plan.result, plan.fixes, task.output);
+  const outs: ChunkOut[] = [];
+  for (const piece of planChunks(task.inputs, new Map(task.declared), PIECE)) {
+    if (task.fix) {
+      const plan = await planFixes(piece.inputs, { ...task.options, ...task.fix }, loader);
+      outs.push(renderChunk(plan.result, plan.fixes, task.output));
+    } else
+      outs.push(
+        renderChunk(await analyze(piece.inputs, task.options, loader), undefined, task.output),
+      );
   }
-  return renderChunk(await analyze(task.inputs, task.options, loader), undefined, task.output);
+  return joinChunks(outs);
 }

@@ -142,6 +142,30 @@ function light(f: FileResult): FileResult {
   };
 }
 
+/** Consecutive chunks as one (what rendering their inputs as one chunk gives). */
+export function joinChunks(chunks: ChunkOut[]): ChunkOut {
+  if (chunks.length === 1) return chunks[0];
+  const counts: Counts = { files: 0, errors: 0, warnings: 0, races: 0, failing: 0, suppressed: 0 };
+  for (const c of chunks)
+    for (const k of Object.keys(counts) as (keyof Counts)[]) counts[k] += c.counts[k];
+  const joined = (k: "json" | "blocks" | "verbose", sep: string) =>
+    chunks.some((c) => c[k] !== undefined)
+      ? chunks
+          .map((c) => c[k] ?? "")
+          .filter((t) => t !== "")
+          .join(sep)
+      : undefined;
+  const out: ChunkOut = { counts, files: chunks.flatMap((c) => c.files) };
+  const json = joined("json", ",\n    ");
+  if (json !== undefined) out.json = json;
+  const blocks = joined("blocks", "\n");
+  if (blocks !== undefined) out.blocks = blocks;
+  const verbose = joined("verbose", "\n");
+  if (verbose !== undefined) out.verbose = verbose;
+  if (chunks.some((c) => c.fixes)) out.fixes = chunks.flatMap((c) => c.fixes ?? []);
+  return out;
+}
+
 /** Puts the chunks (in input order) together into the run's report. */
 export function assemble(chunks: ChunkOut[], output: Output): Rendered {
   const total: Counts = { files: 0, errors: 0, warnings: 0, races: 0, failing: 0, suppressed: 0 };
