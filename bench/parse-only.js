@@ -4,20 +4,59 @@
  * process, doing nothing else. Dockerfiles go through dockerfile-ast's
  * DockerfileParser.parse (the parser buildrace itself uses); compose files through the
  * `yaml` package (the one buildrace's compose loader uses). Prints a JSON summary.
- * Usage: node bench/parse-only.js DIR
+ *
+ * With `--threads N` the files are shared out (every Nth file) to N worker threads: the same
+ * work on N cores, which shows what this machine's cores give to a JavaScript workload.
+ *
+ * Usage: node bench/parse-only.js DIR [--threads N]
  */
 const fs = require("fs");
-const { DockerfileParser } = require("dockerfile-ast");
-const YAML = require("yaml");
-const { walk } = require("./walk");
+const { Worker, isMainThread, parentPort, workerData } = require("worker_threads");
 
-const files = walk(process.argv[2] || ".");
-let instructions = 0;
-let documents = 0;
-for (const f of files) {
-  const text = fs.readFileSync(f.path, "utf8");
-  if (f.kind === "dockerfile")
-    instructions += DockerfileParser.parse(text).getInstructions().length;
-  else if (f.kind === "compose") documents += YAML.parseDocument(text).contents ? 1 : 0;
+function parseAll(files) {
+  const { DockerfileParser } = require("dockerfile-ast");
+  const YAML = require("yaml");
+  let instructions = 0;
+  let documents = 0;
+  for (const f of files) {
+    const text = fs.readFileSync(f.path, "utf8");
+    if (f.kind === "dockerfile")
+      instructions += DockerfileParser.parse(text).getInstructions().length;
+    else if (f.kind === "compose") documents += YAML.parseDocument(text).contents ? 1 : 0;
+  }
+  return { instructions, documents };
 }
-process.stdout.write(JSON.stringify({ files: files.length, instructions, documents }) + "\n");
+
+if (!isMainThread) {
+  parentPort.postMessage(parseAll(workerData));
+} else {
+  const { walk } = require("./walk");
+  const args = process.argv.slice(2);
+  const t = args.indexOf("--threads");
+  const threads = t >= 0 ? Math.max(1, Number(args[t + 1]) || 1) : 0;
+  const dir = args.find((a, i) => !a.startsWith("--") && (t < 0 || i !== t + 1)) || ".";
+  const files = walk(dir);
+  const print = (r) =>
+    process.stdout.write(JSON.stringify({ files: files.length, threads, ...r }) + "\n");
+  if (!threads) print(parseAll(files));
+  else {
+    const parts = Array.from({ length: threads }, (_, k) =>
+      files.filter((_, i) => i % threads === k),
+    );
+    Promise.all(
+      parts.map(
+        (part) =>
+          new Promise((resolve, reject) =>
+            new Worker(__filename, { workerData: part })
+              .once("message", resolve)
+              .once("error", reject),
+          ),
+      ),
+    ).then((rs) =>
+      print({
+        instructions: rs.reduce((n, r) => n + r.instructions, 0),
+        documents: rs.reduce((n, r) => n + r.documents, 0),
+      }),
+    );
+  }
+}

@@ -119,12 +119,12 @@ const RSS_METHOD = haveGnuTime ? "/usr/bin/time %M" : "getrusage maxRSS (preload
  * Runs `node <args>` as a whole process; returns wall ms, exit code, stderr, peak RSS (MB
  * when `rss`). stdout goes to `stdoutFile` (or is discarded).
  */
-function run(nodeArgs, { cwd = ROOT, stdoutFile, rss = false, tmp } = {}) {
+function run(nodeArgs, { cwd = ROOT, stdoutFile, rss = false, tmp, extraEnv = {} } = {}) {
   const out = stdoutFile ? fs.openSync(stdoutFile, "w") : "ignore";
   let cmd = NODE;
   let args = nodeArgs;
   let rssFile;
-  const env = { ...process.env, NO_COLOR: "1" };
+  const env = { ...process.env, NO_COLOR: "1", ...extraEnv };
   if (rss) {
     rssFile = path.join(tmp, `rss-${process.pid}-${Date.now()}.txt`);
     if (haveGnuTime) {
@@ -226,7 +226,11 @@ function main() {
 
     // ---- 1 bulk check vs parse-only baseline (interleaved), 5 peer
     const bulkMs = [];
+    const oneThreadMs = [];
     const parseMs = [];
+    const parseThreadsMs = [];
+    const cores =
+      typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length;
     const peerMs = [];
     const bulkRss = [];
     const report = path.join(tmp, "check.json");
@@ -250,6 +254,17 @@ function main() {
       const p = run([path.join(__dirname, "parse-only.js"), tree], { stdoutFile: null });
       if (p.code !== 0) failures.push(`parse-only baseline exited ${p.code}: ${p.stderr}`);
       parseMs.push(p.ms);
+      // references: buildrace held to one thread, and the baseline on every core
+      const b1 = buildrace(["check", "--format", "json", "."], {
+        cwd: tree,
+        extraEnv: { BUILDRACE_WORKERS: "0" },
+      });
+      if (b1.code !== 0 && b1.code !== 1)
+        failures.push(`one-thread check exited ${b1.code}: ${b1.stderr.slice(0, 400)}`);
+      oneThreadMs.push(b1.ms);
+      const pt = run([path.join(__dirname, "parse-only.js"), tree, "--threads", String(cores)]);
+      if (pt.code !== 0) failures.push(`threaded parse-only exited ${pt.code}: ${pt.stderr}`);
+      parseThreadsMs.push(pt.ms);
       if (i < size.peerRuns) {
         const q = run([path.join(__dirname, "peer-dockerfile-utils.js"), tree]);
         if (q.code !== 0) failures.push(`dockerfile-utils peer exited ${q.code}: ${q.stderr}`);
@@ -283,6 +298,27 @@ function main() {
         bulkRate >= TARGETS.bulkFilesPerSec ? "ok" : "MISS",
         bulkRatio <= TARGETS.bulkVsParse ? "ok" : "MISS",
       ].join(" / "),
+    ]);
+
+    const oneRate = rate(files, median(oneThreadMs));
+    const threadsRate = rate(files, median(parseThreadsMs));
+    rows.push([
+      "1a",
+      `bulk check as row 1, one thread (BUILDRACE_WORKERS=0)`,
+      `${fmtInt(oneRate)} files/s (${fmtS(median(oneThreadMs))})`,
+      `parse-only: ${fmtInt(parseRate)} files/s`,
+      `${fmtX(median(oneThreadMs) / median(parseMs))} parse time; threads give ${fmtX(median(oneThreadMs) / median(bulkMs))}`,
+      "(reference)",
+      "",
+    ]);
+    rows.push([
+      "1b",
+      `parse-only on ${cores} threads: what this machine's cores give`,
+      `${fmtInt(threadsRate)} files/s (${fmtS(median(parseThreadsMs))})`,
+      `parse-only: ${fmtInt(parseRate)} files/s`,
+      `${fmtX(median(parseMs) / median(parseThreadsMs))} speed-up on ${cores} threads`,
+      "(reference)",
+      "",
     ]);
 
     // ---- 2 fix --write on a copy, then verify the tree
