@@ -41,6 +41,11 @@ export interface Instruction {
   /** For ONBUILD: the trigger instruction. */
   trigger?: Instruction;
   /**
+   * For a trigger: its own errors (flags, mount options). BuildKit stores a trigger as text
+   * and parses it when a child stage runs it, so they fail that child's build only.
+   */
+  errors?: Diagnostic[];
+  /**
    * Set by a `# buildrace-ignore` comment in the comment lines right above the instruction:
    * [] silences every finding on it, else the rules, tools or cache keys/ids listed.
    */
@@ -237,8 +242,10 @@ function toInstruction(
     const m = /^\S+\s+/.exec(logical.text);
     if (m) {
       const inner = Object.assign(sliceMapped(logical, m[0].length), { end: logical.end });
-      ins.trigger = fromLogical(inner, line, start, end, escape, errors);
+      const triggerErrors: Diagnostic[] = [];
+      ins.trigger = fromLogical(inner, line, start, end, escape, triggerErrors);
       ins.trigger.heredoc = ins.heredoc;
+      ins.trigger.errors = triggerErrors;
     }
     // BuildKit's parseOnBuild: these fail the whole file
     const t = ins.trigger?.keyword;
@@ -305,6 +312,7 @@ function fromLogical(
     mounts,
     heredoc: false,
     trigger: undefined,
+    errors: undefined,
     ignore: undefined,
   };
 }

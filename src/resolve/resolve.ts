@@ -326,6 +326,14 @@ export function resolveBuild(build: BuildSpec, platform: string): ResolvedBuild 
       for (const d of depsOf[i]) queue.push(d);
     }
   }
+  // A bad ONBUILD trigger (a flag, a mount option) fails the child stages that run it, as
+  // BuildKit parses a trigger only then; a base no stage builds on reports nothing.
+  for (const st of stages) {
+    const b = ctx.baseOf[st.index];
+    if (b === undefined) continue;
+    for (const ins of stages[b].instructions)
+      for (const d of ins.trigger?.errors ?? []) err(ctx, d.line, d.message, built[st.index]);
+  }
   // Stages whose step identities anything built can see: built stages, plus any stage a
   // built one mounts `from=` by a field the stage refs above did not follow (a repeated
   // `from`). The others are dispatched for their cache runs and diagnostics only.

@@ -185,3 +185,37 @@ describe("error lines", () => {
     expect(errorsOf(f, "warning").map((e) => e.line)).toEqual([4]);
   });
 });
+
+describe("ONBUILD triggers", () => {
+  // BuildKit keeps a trigger as text and parses it when a child stage runs it (checked on the
+  // engine: the first file builds, the second fails with 'unsupported sharing value "bad"')
+  const base = [
+    "FROM alpine AS base",
+    "ONBUILD RUN --mount=type=cache,target=/x,sharing=bad echo",
+    "ONBUILD RUN --nope=1 echo",
+  ];
+
+  test("a bad trigger on a base no stage builds on reports nothing", async () => {
+    const f = await analyzeText(df(...base, "FROM alpine", "RUN echo"));
+    expect(f.errors).toEqual([]);
+  });
+
+  test("a built child that runs it fails on the trigger's line", async () => {
+    const f = await analyzeText(df(...base, "FROM base", "RUN echo"));
+    expect(errorsOf(f).map((e) => [e.line, e.message])).toEqual([
+      [2, 'invalid --mount: unsupported sharing value "bad"'],
+      [3, "unknown flag: --nope"],
+    ]);
+  });
+
+  test("a child that is not built makes them warnings", async () => {
+    const f = await analyzeText(df(...base, "FROM base AS unused", "FROM alpine", "RUN echo"));
+    expect(errorsOf(f)).toEqual([]);
+    expect(errorsOf(f, "warning").map((e) => e.line)).toEqual([2, 3]);
+  });
+
+  test("ONBUILD's own errors still fail the file", async () => {
+    const f = await analyzeText(df("FROM alpine AS base", "ONBUILD FROM x", "FROM alpine"));
+    expect(errorsOf(f).map((e) => e.message)).toEqual(["FROM isn't allowed as an ONBUILD trigger"]);
+  });
+});
