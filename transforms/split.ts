@@ -4,6 +4,9 @@
  * step races with itself across platforms. A step racing with itself across builds is
  * separated by a build arg its stage declares and the builds set differently
  * (`-$SERVICE`); without one it cannot be split: it falls back to lock, and the note says so.
+ * So does a race where a mount's new id cannot be written: one mount used by several racing
+ * stages (an ONBUILD trigger runs in every child stage) is one option, with one value; and a
+ * trigger runs before any ARG of its stage, so `-$TARGETPLATFORM` cannot split it.
  */
 import { Edit, Finding, MountUse, StageInfo, Transform, TransformFile } from "../src/apply/types";
 
@@ -11,14 +14,13 @@ const split: Transform = (file, findings, api) => {
   const edits: Edit[] = [];
   const notes: string[] = [];
   const argAdded = new Set<number>();
-  const needs = needsOf(file, findings);
+  const { needs, locked } = plan(file, findings);
   for (const f of findings) {
-    if (!splittable(f)) {
+    const why = locked.get(f);
+    if (why) {
       const r = api.transforms.lock(file, [f], api);
       edits.push(...(Array.isArray(r) ? r : r.edits));
-      notes.push(
-        `${f.key} (${f.tool}): one RUN races with itself across builds (${f.builds.join(", ")}); an id per stage cannot separate builds, locked instead`,
-      );
+      notes.push(`${f.key} (${f.tool}): ${why}, locked instead`);
       continue;
     }
     const stages = stagesOf(f);
@@ -66,6 +68,70 @@ interface Need {
 /** A step racing with itself across builds is split only by a build arg telling them apart. */
 const splittable = (f: Finding) => !(f.selfRace.builds && !f.splitArg);
 
+/**
+ * Which findings split and the ids their uses need; the others fall back to lock, with why:
+ * a RUN racing with itself across builds and no build arg telling them apart, or a mount
+ * whose new id cannot be written. One mount is one option to edit: used by several racing
+ * stages (an ONBUILD trigger runs in every child stage) it cannot get a different id in
+ * each; run as a trigger, it runs before any ARG its stage declares, so no `-$TARGETPLATFORM`
+ * (or `-$ARG`) can tell its uses apart. Dropping a finding changes what the others need, so
+ * this repeats until every mount left has one id that can be written.
+ */
+function plan(
+  file: TransformFile,
+  findings: Finding[],
+): { needs: Map<string, Need>; locked: Map<Finding, string> } {
+  const locked = new Map<Finding, string>();
+  for (const f of findings)
+    if (!splittable(f))
+      locked.set(
+        f,
+        `one RUN races with itself across builds (${f.builds.join(", ")}); an id per stage cannot separate builds`,
+      );
+  for (;;) {
+    const splitting = findings.filter((f) => !locked.has(f));
+    const needs = needsOf(file, splitting);
+    // the ids each mount (one edit site: appendAt) is asked for, and by which stages
+    const asked = new Map<number, { ids: Set<string>; stages: Set<string> }>();
+    for (const f of splitting)
+      for (const use of splitUses(f)) {
+        const a = asked.get(use.appendAt) ?? { ids: new Set(), stages: new Set() };
+        a.ids.add(newId(use, needs.get(useKey(use)) as Need));
+        a.stages.add(use.stage.label);
+        asked.set(use.appendAt, a);
+      }
+    const refusal = (use: MountUse): string | undefined => {
+      const a = asked.get(use.appendAt) as { ids: Set<string>; stages: Set<string> };
+      if (a.ids.size > 1)
+        return `the mount on line ${use.line} runs in several racing stages (${[...a.stages].join(", ")})${ownText(use) ? "" : " as an ONBUILD trigger"}; one mount cannot have a different id in each`;
+      const need = needs.get(useKey(use)) as Need;
+      if ((need.perPlatform || need.splitArg) && !ownText(use))
+        return `the mount on line ${use.line} runs in stage ${use.stage.label} as an ONBUILD trigger, before any ARG the stage declares; no $${need.splitArg ?? "TARGETPLATFORM"} in its id can tell its uses apart`;
+      return undefined;
+    };
+    let more = false;
+    for (const f of splitting) {
+      const why = splitUses(f)
+        .map(refusal)
+        .find((w) => w);
+      if (!why) continue;
+      locked.set(f, why);
+      more = true;
+    }
+    if (!more) return { needs, locked };
+  }
+}
+
+/** The mount is written in its stage's own instructions (not inherited as an ONBUILD trigger). */
+const ownText = (u: MountUse) =>
+  u.stage.instructions.some((i) => i.start <= u.appendAt && u.appendAt <= i.end);
+
+/** The uses a split of this finding rewrites: every use of its keys in a racing stage. */
+function splitUses(f: Finding): MountUse[] {
+  const stages = stagesOf(f);
+  return f.keyUses.filter((u) => stages.has(u.stage.index));
+}
+
 /** The stages of the racing uses in this file: their uses of the key are split. */
 function stagesOf(f: Finding): Map<number, StageInfo> {
   const stages = new Map<number, StageInfo>();
@@ -85,10 +151,8 @@ const useKey = (u: MountUse) => `${u.appendAt}:${u.stage.index}`;
 function needsOf(file: TransformFile, findings: Finding[]): Map<string, Need> {
   const needs = new Map<string, Need>();
   for (const f of findings) {
-    if (!splittable(f)) continue;
     const stages = stagesOf(f);
-    for (const use of f.keyUses) {
-      if (!stages.has(use.stage.index)) continue;
+    for (const use of splitUses(f)) {
       const k = useKey(use);
       const n = needs.get(k) ?? { perStage: false, perPlatform: false };
       // A race across Dockerfiles (compose services, bake targets): stage names may repeat

@@ -154,22 +154,13 @@ export async function checkAnalysis(ws: Workspace, content: string | Buffer): Pr
 }
 
 /**
- * Refusals caused by known bugs in transforms/ (each has a `test.failing` in
- * tests/reliability/known-issues.test.ts): the file is reported and left unchanged, which
+ * Refusals from known limits of transforms/: the file is reported and left unchanged, which
  * is safe, but a bundled strategy should have fixed it.
  */
-function knownRefusal(
-  text: string,
-  strategy: Strategy,
-  error: string,
-  before: FileResult,
-): boolean {
-  // split gives an ONBUILD trigger's mount one id per child stage: two edits on one option
-  if (/overlapping edits/.test(error) && /^\s*onbuild\s/im.test(text) && strategy !== "lock")
-    return true;
+function knownRefusal(strategy: Strategy, error: string, before: FileResult): boolean {
   if (!/a race remains/.test(error)) return false;
-  // an unresolved id may equal any id: no split id separates it from the others, and the
-  // safety class of a race (taken from one of its uses) changes once another race is fixed
+  // an unresolved id's hole may swallow a split suffix (stages s0 and build-s0: `$X-s0` can
+  // be `a-build-s0`), so a split id may still equal another; merges: see knownMerge
   const unresolved = before.cacheRuns.some((c) =>
     c.mounts.some((m) => m.match.value === undefined),
   );
@@ -241,7 +232,7 @@ export async function checkFix(ws: Workspace, text: string, strategy: Strategy):
   const plan = await planFixes([{ path: file, kind: "dockerfile" }], opts);
   const fix = plan.fixes[0];
   stats.fixCases++;
-  if (fix?.error && !knownRefusal(text, strategy, fix.error, plan.result.files[0]))
+  if (fix?.error && !knownRefusal(strategy, fix.error, plan.result.files[0]))
     throw new Error(`the ${strategy} rewrite was refused: ${fix.error}`);
   if (fix?.error) {
     stats.knownRefusals++;

@@ -44,30 +44,62 @@ async function fixText(text: string, strategy: "split" | "auto" | "lock", platfo
 }
 
 /**
- * transforms/split.ts: a cache mount in an ONBUILD trigger runs in every child stage; with
- * two platforms split edits that one option once per child (`id=shared-s1-…`,
- * `id=shared-s2-…`) and the edits overlap ("overlapping edits at line 2").
+ * transforms/split.ts (fixed): a cache mount in an ONBUILD trigger runs in every child
+ * stage; with two platforms split edited that one option once per child (`id=shared-s1-…`,
+ * `id=shared-s2-…`) and the edits overlapped ("overlapping edits at line 2"). One mount
+ * cannot have a different id in each stage: split now locks that race instead (and says
+ * why), still splits the others; auto (apt: lock) locks them all.
  */
-test.failing("split with an ONBUILD trigger mount used by two child stages", async () => {
-  const fix = await fixText(
-    [
-      "FROM debian AS s0",
-      "ONBUILD RUN --mount=type=cache,target=/var/cache/apt,id=shared echo s0-0",
-      "RUN --mount=type=cache,target=/var/cache/apt,id=shared echo s0-0-now",
-      "FROM s0 AS s1",
-      "RUN --mount=type=cache,target=/var/cache/apt echo s1-0",
-      "FROM s0 AS s2",
-      "RUN --mount=type=cache,target=/var/cache/apt echo s2-0",
-      "FROM debian",
-      "COPY --from=s1 /out /s1",
-      "COPY --from=s2 /out /s2",
-      "",
-    ].join("\n"),
-    "split",
-    ["linux/amd64", "linux/arm64"],
-  );
-  expect(fix.error).toBeUndefined();
-});
+const ONBUILD_TWO_CHILDREN = [
+  "FROM debian AS s0",
+  "ONBUILD RUN --mount=type=cache,target=/var/cache/apt,id=shared echo s0-0",
+  "RUN --mount=type=cache,target=/var/cache/apt,id=shared echo s0-0-now",
+  "FROM s0 AS s1",
+  "RUN --mount=type=cache,target=/var/cache/apt echo s1-0",
+  "FROM s0 AS s2",
+  "RUN --mount=type=cache,target=/var/cache/apt echo s2-0",
+  "FROM debian",
+  "COPY --from=s1 /out /s1",
+  "COPY --from=s2 /out /s2",
+  "",
+].join("\n");
+
+async function racesToFix(text: string, platforms: string[]) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "buildrace-known-"));
+  try {
+    const file = path.join(dir, "Dockerfile");
+    fs.writeFileSync(file, text);
+    const r = await analyze([{ path: file, kind: "dockerfile" }], { platforms });
+    return r.files[0].races.filter((x) => x.safety !== "safe" && !x.suppressed);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test.each(["split", "auto"] as const)(
+  "%s with an ONBUILD trigger mount used by two child stages",
+  async (strategy) => {
+    const platforms = ["linux/amd64", "linux/arm64"];
+    expect(await racesToFix(ONBUILD_TWO_CHILDREN, platforms)).not.toEqual([]);
+    const fix = await fixText(ONBUILD_TWO_CHILDREN, strategy, platforms);
+    expect(fix.error).toBeUndefined();
+    const lines = fix.after.split("\n");
+    expect(lines[1]).toBe(
+      "ONBUILD RUN --mount=type=cache,target=/var/cache/apt,id=shared,sharing=locked echo s0-0",
+    );
+    expect(lines[2]).toBe(
+      "RUN --mount=type=cache,target=/var/cache/apt,id=shared,sharing=locked echo s0-0-now",
+    );
+    if (strategy === "split") {
+      expect(fix.after).toContain("id=/var/cache/apt-s1-$TARGETPLATFORM");
+      expect(fix.after).toContain("id=/var/cache/apt-s2-$TARGETPLATFORM");
+      expect(fix.notes.join("\n")).toMatch(
+        /\/shared \(apt\): the mount on line 2 runs in several racing stages \(s1, s2\) as an ONBUILD trigger; .*locked instead/,
+      );
+    }
+    expect(await racesToFix(fix.after, platforms)).toEqual([]);
+  },
+);
 
 /**
  * transforms/auto.ts + split.ts (fixed): an id that cannot be resolved (`id=$ID`, ID set by
