@@ -168,23 +168,18 @@ export function joinChunks(chunks: ChunkOut[]): ChunkOut {
 
 /** Puts the chunks (in input order) together into the run's report. */
 export function assemble(chunks: ChunkOut[], output: Output): Rendered {
-  const total: Counts = { files: 0, errors: 0, warnings: 0, races: 0, failing: 0, suppressed: 0 };
-  for (const c of chunks)
-    for (const k of Object.keys(total) as (keyof Counts)[]) total[k] += c.counts[k];
+  const all = joinChunks(chunks);
+  const total = all.counts;
   const exit = total.errors ? 2 : total.failing ? 1 : 0;
   if (output.format === "json") {
-    const files = chunks.map((c) => c.json ?? "").filter((j) => j !== "");
     const empty = JSON.stringify(toJson({ files: [] }), null, 2);
-    const text = files.length
-      ? empty.replace('\n  "files": []', `\n  "files": [\n    ${files.join(",\n    ")}\n  ]`)
+    const text = all.json
+      ? empty.replace('\n  "files": []', `\n  "files": [\n    ${all.json}\n  ]`)
       : empty;
     return { exit, render: () => text + "\n" };
   }
   if (output.format === "text") {
-    const parts = [
-      ...chunks.map((c) => c.blocks ?? ""),
-      ...chunks.map((c) => c.verbose ?? ""),
-    ].filter((p) => p !== "");
+    const parts = [all.blocks ?? "", all.verbose ?? ""].filter((p) => p !== "");
     const body = parts.length ? parts.join("\n") + "\n\n" : "";
     return { exit, render: (elapsedMs) => body + summaryLine(total, elapsedMs) + "\n" };
   }
