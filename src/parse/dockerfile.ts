@@ -6,6 +6,7 @@
  */
 import { DockerfileParser, Heredoc, Instruction as AstInstruction, Onbuild } from "dockerfile-ast";
 import { Diagnostic } from "../diagnostics";
+import { applyAstMemo } from "./ast-memo";
 import { KNOWN_KEYS, parseMountWord, RawMount } from "./mount";
 import {
   extractFlagWords,
@@ -16,6 +17,8 @@ import {
   sliceMapped,
   splitWhitespace,
 } from "./words";
+
+applyAstMemo();
 
 export interface Flag {
   name: string;
