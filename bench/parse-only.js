@@ -8,9 +8,13 @@
  * With `--threads N` the files are shared out (every Nth file) to N worker threads: the same
  * work on N cores, which shows what this machine's cores give to a JavaScript workload.
  *
- * Usage: node bench/parse-only.js DIR [--threads N]
+ * With `--memo FILE` (buildrace's dist/src/parse/ast-memo.js) dockerfile-ast first gets the
+ * memo buildrace puts on it: what the same parse costs inside buildrace.
+ *
+ * Usage: node bench/parse-only.js DIR [--threads N] [--memo FILE]
  */
 const fs = require("fs");
+const path = require("path");
 const { Worker, isMainThread, parentPort, workerData } = require("worker_threads");
 
 function parseAll(files) {
@@ -34,7 +38,11 @@ if (!isMainThread) {
   const args = process.argv.slice(2);
   const t = args.indexOf("--threads");
   const threads = t >= 0 ? Math.max(1, Number(args[t + 1]) || 1) : 0;
-  const dir = args.find((a, i) => !a.startsWith("--") && (t < 0 || i !== t + 1)) || ".";
+  const m = args.indexOf("--memo");
+  if (m >= 0 && !require(path.resolve(args[m + 1])).applyAstMemo())
+    throw new Error("the dockerfile-ast memo did not apply");
+  const value = (i) => (t >= 0 && i === t + 1) || (m >= 0 && i === m + 1);
+  const dir = args.find((a, i) => !a.startsWith("--") && !value(i)) || ".";
   const files = walk(dir);
   const print = (r) =>
     process.stdout.write(JSON.stringify({ files: files.length, threads, ...r }) + "\n");

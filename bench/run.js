@@ -229,6 +229,7 @@ function main() {
     const oneThreadMs = [];
     const parseMs = [];
     const parseThreadsMs = [];
+    const parseMemoMs = [];
     const cores =
       typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length;
     const peerMs = [];
@@ -265,6 +266,10 @@ function main() {
       const pt = run([path.join(__dirname, "parse-only.js"), tree, "--threads", String(cores)]);
       if (pt.code !== 0) failures.push(`threaded parse-only exited ${pt.code}: ${pt.stderr}`);
       parseThreadsMs.push(pt.ms);
+      const memo = path.join(path.dirname(BIN), "..", "dist", "src", "parse", "ast-memo.js");
+      const pm = run([path.join(__dirname, "parse-only.js"), tree, "--memo", memo]);
+      if (pm.code !== 0) failures.push(`parse-only with the memo exited ${pm.code}: ${pm.stderr}`);
+      parseMemoMs.push(pm.ms);
       if (i < size.peerRuns) {
         const q = run([path.join(__dirname, "peer-dockerfile-utils.js"), tree]);
         if (q.code !== 0) failures.push(`dockerfile-utils peer exited ${q.code}: ${q.stderr}`);
@@ -317,6 +322,15 @@ function main() {
       `${fmtInt(threadsRate)} files/s (${fmtS(median(parseThreadsMs))})`,
       `parse-only: ${fmtInt(parseRate)} files/s`,
       `${fmtX(median(parseMs) / median(parseThreadsMs))} speed-up on ${cores} threads`,
+      "(reference)",
+      "",
+    ]);
+    rows.push([
+      "1c",
+      `parse-only, one thread, with the dockerfile-ast memo buildrace applies (src/parse/ast-memo.ts)`,
+      `${fmtInt(rate(files, median(parseMemoMs)))} files/s (${fmtS(median(parseMemoMs))})`,
+      `parse-only: ${fmtInt(parseRate)} files/s`,
+      `row 1 takes ${fmtX(median(bulkMs) / median(parseMemoMs))} this parse time`,
       "(reference)",
       "",
     ]);

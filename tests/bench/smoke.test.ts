@@ -23,6 +23,12 @@ describe("bench/run.js --size tiny", () => {
     const rows = r.stdout.split("\n").filter((l) => /^\| \d /.test(l));
     const row = (n: number) => rows.filter((l) => l.startsWith(`| ${n} `)).join("\n");
     expect(row(1)).toMatch(/bulk check .*files\/s.*parse-only: .*files\/s/);
+    // the reference rows: one thread, the baseline on every core, the baseline with the memo
+    expect(r.stdout).toMatch(/^\| 1a +\| bulk check as row 1, one thread.*files\/s/m);
+    expect(r.stdout).toMatch(/^\| 1b +\| parse-only on \d+ threads.*files\/s/m);
+    expect(r.stdout).toMatch(
+      /^\| 1c +\| parse-only, one thread, with the dockerfile-ast memo.*files\/s/m,
+    );
     expect(row(2)).toMatch(/fix --write.*files\/s.*\bok: \d+ rewritten/);
     expect(row(3)).toMatch(/large 1\/2: .*large 1x: .*large 2x: .*growth per doubling/s);
     expect(row(4)).toMatch(/cold start: .* ms .*node -e 0: \d+ ms/);
