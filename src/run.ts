@@ -106,18 +106,22 @@ export async function run(
   const loads = new EarlyLoads(opts);
   let found: Discovered;
   try {
-    found = discover(paths.length ? paths : ["."], (file, count) => {
-      const { group, ignored } = grouper.add(file);
-      if (!opts.output) return;
-      // A bulk run's threads start once the walk has found enough inputs, and load the
-      // compose and bake files found from then on while the walk goes on.
-      if (!pool) {
-        const early = chunking(opts.workers, count);
-        if (early && early.workers > 0 && fs.existsSync(script))
-          loads.start((pool = new Pool(script, early.workers)));
-      }
-      if (!ignored && file.kind !== "dockerfile") loads.add(file, group);
-    });
+    found = discover(
+      paths.length ? paths : ["."],
+      (file, count) => {
+        const { group, ignored } = grouper.add(file);
+        if (!opts.output) return;
+        // A bulk run's threads start once the walk has found enough inputs, and load the
+        // compose and bake files found from then on while the walk goes on.
+        if (!pool) {
+          const early = chunking(opts.workers, count);
+          if (early && early.workers > 0 && fs.existsSync(script))
+            loads.start((pool = new Pool(script, early.workers)));
+        }
+        if (!ignored && file.kind !== "dockerfile") loads.add(file, group);
+      },
+      (dir, names) => grouper.listed(dir, names),
+    );
   } catch (e) {
     await pool?.close();
     throw e;

@@ -93,10 +93,20 @@ export function readConfig(file: string): Config {
   };
 }
 
-/** The nearest config file upward from `dir`, or undefined. */
+/** Whether a directory listing may hold a config file (names compared as a case-insensitive filesystem would). */
+const CONFIG_LOWER = new Set(CONFIG_NAMES.map((n) => n.toLowerCase()));
+export function mayHoldConfig(names: readonly string[]): boolean {
+  return names.some((n) => CONFIG_LOWER.has(n.toLowerCase()));
+}
+
+/**
+ * The nearest config file upward from `dir`, or undefined. `without`: directories known
+ * (from the walk's own listing) to hold no config file, so they are not asked again.
+ */
 export function findConfig(
   dir: string,
   cache = new Map<string, string | null>(),
+  without?: ReadonlySet<string>,
 ): string | undefined {
   let d = path.resolve(dir);
   const visited: string[] = [];
@@ -107,7 +117,9 @@ export function findConfig(
       return hit ?? undefined;
     }
     visited.push(d);
-    const found = CONFIG_NAMES.map((n) => path.join(d, n)).find((p) => fs.existsSync(p));
+    const found = without?.has(d)
+      ? undefined
+      : CONFIG_NAMES.map((n) => path.join(d, n)).find((p) => fs.existsSync(p));
     if (found) {
       for (const v of visited) cache.set(v, found);
       return found;
@@ -180,17 +192,29 @@ export function groupByConfig(files: InputFile[], flags: Config, explicit?: stri
   return grouper.groups();
 }
 
-/** groupByConfig one file at a time (a run places inputs as the walk finds them). */
+/**
+ * groupByConfig one file at a time (a run places inputs as the walk finds them). `listed`
+ * takes the walk's listing of a directory before its files are added: a directory whose
+ * listing has no config name is not looked at again.
+ */
 export function configGrouper(
   flags: Config,
   explicit?: string,
-): { add(f: InputFile): { group: RunGroup; ignored: boolean }; groups(): RunGroup[] } {
+): {
+  add(f: InputFile): { group: RunGroup; ignored: boolean };
+  listed(dir: string, names: readonly string[]): void;
+  groups(): RunGroup[];
+} {
   const explicitConfig = explicit ? readConfig(explicit) : undefined;
   const cache = new Map<string, string | null>();
+  const without = new Set<string>();
   const groups = new Map<string, RunGroup>();
   return {
+    listed(dir, names) {
+      if (!explicit && !mayHoldConfig(names)) without.add(path.resolve(dir));
+    },
     add(f) {
-      const found = explicit ? undefined : findConfig(path.dirname(f.path), cache);
+      const found = explicit ? undefined : findConfig(path.dirname(f.path), cache, without);
       const key = explicit ?? found ?? "";
       let g = groups.get(key);
       if (!g) {

@@ -54,11 +54,13 @@ export function kindOfExplicit(file: string): InputKind {
 /**
  * Finds the inputs under `paths`. `onInput` hears of each input as it is found, with the
  * count so far (a bulk run starts its worker threads and loads compose files while the walk
- * goes on).
+ * goes on); `onDir` hears of each directory walked, with its entries' names, before its
+ * inputs (a run finds config files from these listings).
  */
 export function discover(
   paths: string[],
   onInput?: (file: InputFile, count: number) => void,
+  onDir?: (dir: string, names: string[]) => void,
 ): Discovered {
   const files: InputFile[] = [];
   const problems: Discovered["problems"] = [];
@@ -96,7 +98,7 @@ export function discover(
       continue;
     }
     const before = { found, problems: problems.length };
-    walk(p, add, problem, new Set());
+    walk(p, add, problem, new Set(), onDir);
     // Named explicitly but holds nothing to analyse: say so rather than skip it silently
     // (a lone empty directory is left to the caller's "nothing found" usage error).
     if (found === before.found && problems.length === before.problems) {
@@ -153,6 +155,7 @@ function walk(
   add: (p: string, kind: InputKind, real?: string) => void,
   problem: (p: string, message: string) => void,
   walked: Set<string>,
+  onDir?: (dir: string, names: string[]) => void,
 ): void {
   const links: string[] = [];
   // Only the roots and the directories symlinks lead to need realpath: below a real path,
@@ -175,6 +178,10 @@ function walk(
       return;
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    onDir?.(
+      dir,
+      entries.map((e) => e.name),
+    );
     for (const e of entries) {
       const p = path.join(dir, e.name);
       if (e.isSymbolicLink()) links.push(p);

@@ -2,7 +2,14 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ConfigError, findConfig, globMatch, readConfig } from "../../src/config/config";
+import {
+  ConfigError,
+  configGrouper,
+  findConfig,
+  globMatch,
+  mayHoldConfig,
+  readConfig,
+} from "../../src/config/config";
 import { check, fix } from "../../src/index";
 
 const RACY = [
@@ -41,6 +48,33 @@ test("a config file is found upward from the input and changes the analysis", as
   write("buildrace.config.json", JSON.stringify({ caches: { safe: ["/opt/**"] } }));
   expect(findConfig(path.dirname(df))).toBe(path.join(root, "buildrace.config.json"));
   expect(await races([df])).toEqual(["//opt/thing safe"]);
+});
+
+test("a directory the walk listed without a config name is not asked again", () => {
+  const plain = write("svc/Dockerfile", RACY);
+  const configured = write("team/Dockerfile", RACY);
+  write("team/.buildracerc", JSON.stringify({ target: "c" }));
+  const grouper = configGrouper({});
+  grouper.listed(path.join(root, "svc"), ["Dockerfile"]);
+  grouper.listed(path.join(root, "team"), [".buildracerc", "Dockerfile"]);
+  // the module object itself (this file's `fs` is a read-only view of it)
+  const exists = jest.spyOn(require("fs") as typeof fs, "existsSync");
+  try {
+    expect(grouper.add({ path: plain, kind: "dockerfile" }).group.configPath).toBeUndefined();
+    const asked = exists.mock.calls.map((c) => String(c[0]));
+    expect(asked.some((p) => path.dirname(p) === path.join(root, "svc"))).toBe(false);
+    // the parent was not listed: it is asked as before
+    expect(asked).toContain(path.join(root, "buildrace.config.json"));
+    // a listing that names a config file leaves the answer to the filesystem
+    expect(grouper.add({ path: configured, kind: "dockerfile" }).group.configPath).toBe(
+      path.join(root, "team", ".buildracerc"),
+    );
+  } finally {
+    exists.mockRestore();
+  }
+  // names as a case-insensitive filesystem would match them
+  expect(mayHoldConfig(["Dockerfile", "BuildRace.Config.JSON"])).toBe(true);
+  expect(mayHoldConfig(["Dockerfile", "buildrace.json"])).toBe(false);
 });
 
 test("the nearest config wins, and each input gets its own", async () => {
