@@ -5,8 +5,10 @@
  * separated by a build arg its stage declares and the builds set differently
  * (`-$SERVICE`); without one it cannot be split: it falls back to lock, and the note says so.
  * So does a race where a mount's new id cannot be written: one mount used by several racing
- * stages (an ONBUILD trigger runs in every child stage) is one option, with one value; and a
- * trigger runs before any ARG of its stage, so `-$TARGETPLATFORM` cannot split it.
+ * stages (an ONBUILD trigger runs in every child stage) is one option, with one value; a
+ * trigger runs before any ARG of its stage, so `-$TARGETPLATFORM` cannot split it; and a
+ * stage that reads `$TARGETPLATFORM` without declaring it (empty there) would read the
+ * platform once split declared it.
  */
 import { Edit, Finding, MountUse, StageInfo, Transform, TransformFile } from "../src/apply/types";
 
@@ -100,6 +102,14 @@ function plan(
         a.stages.add(use.stage.label);
         asked.set(use.appendAt, a);
       }
+    // the flags split rewrites, by stage: their own $TARGETPLATFORM is theirs to change
+    const rewritten = new Map<number, Set<number>>();
+    for (const f of splitting)
+      for (const use of splitUses(f)) {
+        const set = rewritten.get(use.stage.index) ?? new Set<number>();
+        set.add(use.appendAt);
+        rewritten.set(use.stage.index, set);
+      }
     const refusal = (use: MountUse): string | undefined => {
       const a = asked.get(use.appendAt) as { ids: Set<string>; stages: Set<string> };
       if (a.ids.size > 1)
@@ -107,6 +117,11 @@ function plan(
       const need = needs.get(useKey(use)) as Need;
       if ((need.perPlatform || need.splitArg) && !ownText(use))
         return `the mount on line ${use.line} runs in stage ${use.stage.label} as an ONBUILD trigger, before any ARG the stage declares; no $${need.splitArg ?? "TARGETPLATFORM"} in its id can tell its uses apart`;
+      if (need.perPlatform && !declaresBefore(use.stage, "TARGETPLATFORM", use.line)) {
+        const line = readsUndeclared(file, use.stage, "TARGETPLATFORM", rewritten);
+        if (line !== undefined)
+          return `stage ${use.stage.label} reads $TARGETPLATFORM on line ${line} without declaring it (so it is empty there); the ARG TARGETPLATFORM a per-platform id needs would change that`;
+      }
       return undefined;
     };
     let more = false;
@@ -174,6 +189,35 @@ function newId(use: MountUse, need: Need): string {
   if (need.splitArg) id += `-$${need.splitArg}`;
   if (need.perPlatform) id += "-$TARGETPLATFORM";
   return id;
+}
+
+/**
+ * The first line of `stage` that reads `$name` before the stage declares it, leaving out the
+ * mount flags split rewrites (`rewritten`: their offsets, by stage). Split declares the ARG
+ * right after FROM: such a read would see a value where it saw none (a mount id, a RUN's
+ * environment).
+ */
+function readsUndeclared(
+  file: TransformFile,
+  stage: StageInfo,
+  name: string,
+  rewritten: Map<number, Set<number>>,
+): number | undefined {
+  const declared = stage.args.find((a) => a.name === name)?.line ?? Infinity;
+  const reads = new RegExp(`\\$(\\{)?${name}(?![A-Za-z0-9_])`);
+  const own = rewritten.get(stage.index) ?? new Set<number>();
+  for (const ins of stage.instructions) {
+    if (ins.line >= declared) break;
+    let text = file.source.slice(ins.start, ins.end);
+    for (const fl of ins.flags)
+      if ([...own].some((at) => fl.start <= at && at <= fl.end))
+        text =
+          text.slice(0, fl.start - ins.start) +
+          " ".repeat(fl.end - fl.start) +
+          text.slice(fl.end - ins.start);
+    if (reads.test(text)) return ins.line;
+  }
+  return undefined;
 }
 
 function declaresBefore(stage: StageInfo, name: string, line: number): boolean {
