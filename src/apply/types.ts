@@ -22,7 +22,11 @@ export interface StageInfo {
   fromLine: number;
   /** Offset right after the FROM instruction (before its line break): where to insert a line. */
   afterFrom: number;
-  /** ARGs declared in this stage (including ONBUILD triggers it inherits), in order. */
+  /**
+   * ARGs this stage's own instructions declare, in order. An `ONBUILD ARG` the stage inherits
+   * from its base is not listed (transforms treat the name as undeclared: they may declare
+   * it again, which is harmless, or decline a rewrite they would otherwise make).
+   */
   args: { name: string; line: number }[];
   /** Base as written in FROM (before expansion) and its --platform flag. */
   baseName: string;
