@@ -84,6 +84,12 @@ export async function main(argv: string[]): Promise<number> {
       "Rewrite racing cache mounts: print a unified diff (dry run), or apply it with --write",
       (y) =>
         common(y)
+          .option("format", {
+            describe:
+              "Output format: text (a unified diff, notes on stderr) or json (each file's diff and notes)",
+            choices: ["text", "json"],
+            default: "text",
+          })
           .option("strategy", {
             describe:
               "(default: the config's, else auto) auto: per cache from the knowledge base (safe left shared, unsafe locked, output caches split); lock: sharing=locked; split: an id per stage/platform; merge: join two racing stages when provably safe, else lock",
@@ -127,24 +133,8 @@ export async function main(argv: string[]): Promise<number> {
             choices: ["mermaid", "dot"],
             default: "mermaid",
           })
-          .option("target", {
-            describe: "Stage to build (default: the last stage); case-insensitive",
-            type: "string",
-          })
-          .option("build-arg", {
-            describe: "Build argument KEY=VALUE, as docker build --build-arg (repeatable)",
-            type: "string",
-            requiresArg: true,
-          })
-          .option("platform", {
-            describe: "Target platforms, comma-separated: one concurrent build each",
-            type: "string",
-          })
-          .option("debug", {
-            describe: "Show stack traces of internal errors",
-            type: "boolean",
-            default: false,
-          })
+          .options(BUILD_OPTIONS)
+          .option("debug", DEBUG_OPTION)
           .example("$0 graph Dockerfile", "Mermaid flowchart: paste it into a ```mermaid block")
           .example(
             "$0 graph Dockerfile --format dot | dot -Tsvg > graph.svg",
@@ -207,6 +197,30 @@ export async function main(argv: string[]): Promise<number> {
   return exit;
 }
 
+/** What to build, as `docker build` is told: check, fix and graph take the same flags. */
+const BUILD_OPTIONS = {
+  target: {
+    describe: "Stage to build (default: the last stage); case-insensitive",
+    type: "string",
+  },
+  "build-arg": {
+    describe: "Build argument KEY=VALUE, as docker build --build-arg (repeatable)",
+    type: "string",
+    requiresArg: true,
+  },
+  platform: {
+    describe:
+      "Target platforms, comma-separated (e.g. linux/amd64,linux/arm64): one concurrent build each",
+    type: "string",
+  },
+} as const satisfies Record<string, yargs.Options>;
+
+const DEBUG_OPTION = {
+  describe: "Show stack traces of internal errors",
+  type: "boolean",
+  default: false,
+} as const satisfies yargs.Options;
+
 function common<T>(y: yargs.Argv<T>) {
   return y
     .positional("paths", {
@@ -214,25 +228,7 @@ function common<T>(y: yargs.Argv<T>) {
       type: "string",
       array: true,
     })
-    .option("format", {
-      describe: "Output format",
-      choices: ["text", "json"],
-      default: "text",
-    })
-    .option("target", {
-      describe: "Stage to build (default: the last stage); case-insensitive",
-      type: "string",
-    })
-    .option("build-arg", {
-      describe: "Build argument KEY=VALUE, as docker build --build-arg (repeatable)",
-      type: "string",
-      requiresArg: true,
-    })
-    .option("platform", {
-      describe:
-        "Target platforms, comma-separated (e.g. linux/amd64,linux/arm64): one concurrent build each",
-      type: "string",
-    })
+    .options(BUILD_OPTIONS)
     .option("config", {
       describe:
         "Config file for every input (default: the nearest buildrace.config.json, .buildracerc.json or .buildracerc upward from each file)",
@@ -245,11 +241,7 @@ function common<T>(y: yargs.Argv<T>) {
       type: "boolean",
       default: false,
     })
-    .option("debug", {
-      describe: "Show stack traces of internal errors",
-      type: "boolean",
-      default: false,
-    });
+    .option("debug", DEBUG_OPTION);
 }
 
 /** Command-line flags as run options; only flags the user gave override a config file. */

@@ -38,6 +38,19 @@ describe("help and usage", () => {
     for (const e of expected) expect(r.stdout).toContain(e);
   });
 
+  test.each(["check", "fix", "graph"])("%s --help names each option and choice once", (cmd) => {
+    const r = run([cmd, "--help"]);
+    expect(r.code).toBe(0);
+    const section = r.stdout.slice(r.stdout.indexOf("Options:"), r.stdout.indexOf("Examples:"));
+    const options = [...section.matchAll(/^\s+(?:-\w, )?(--[\w-]+)/gm)].map((m) => m[1]);
+    expect(options.length).toBeGreaterThan(3);
+    expect(new Set(options).size).toBe(options.length);
+    for (const m of section.matchAll(/\[choices: ([^\]]+)\]/g)) {
+      const choices = m[1].split(", ");
+      expect(new Set(choices).size).toBe(choices.length);
+    }
+  });
+
   test("--version prints package.json's version", () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
     const r = run(["--version"]);
