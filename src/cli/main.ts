@@ -28,6 +28,7 @@ interface CommonArgs {
   target?: string;
   "build-arg"?: string[] | string;
   platform?: string;
+  "bake-target"?: string[] | string;
   config?: string;
   quiet: boolean;
   verbose?: boolean;
@@ -213,6 +214,12 @@ const BUILD_OPTIONS = {
       "Target platforms, comma-separated (e.g. linux/amd64,linux/arm64): one concurrent build each",
     type: "string",
   },
+  "bake-target": {
+    describe:
+      "Bake targets or groups to build, as `docker buildx bake NAME...` (repeatable or comma-separated; default: the bake file's default group or target)",
+    type: "string",
+    requiresArg: true,
+  },
 } as const satisfies Record<string, yargs.Options>;
 
 const DEBUG_OPTION = {
@@ -268,10 +275,16 @@ export function runOptions(args: CommonArgs & { strategy?: Strategy }): RunOptio
   for (const p of platforms ?? [])
     if (!/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/.test(p))
       throw new UsageError(`--platform: "${p}" is not os/arch[/variant] (e.g. linux/arm64)`);
+  const bake = args["bake-target"];
+  const bakeTargets = (bake === undefined ? [] : Array.isArray(bake) ? bake : [bake])
+    .flatMap((t) => t.split(","))
+    .map((t) => t.trim())
+    .filter((t) => t !== "");
   return {
     target: args.target,
     buildArgs,
     platforms,
+    bakeTargets: bakeTargets.length ? bakeTargets : undefined,
     strategy: args.strategy,
     configPath: args.config,
     env: process.env as Record<string, string>,

@@ -93,7 +93,8 @@ interface TargetDef {
  * The declared builds of a bake file. `path` is absolute; `env` overrides `variable`
  * defaults like bake's environment does; `targets` are target or group names (or glob
  * patterns of target names) as on bake's command line. Without `targets`: group
- * "default", else a target "default", else every target.
+ * "default", else a target "default", else every target (with a warning: bake itself would
+ * ask for target names).
  */
 export async function bakeBuilds(
   path: string,
@@ -232,6 +233,15 @@ export async function bakeBuilds(
   } else if (groups.has("default") || defs.has("default")) {
     expand("default", new Set(), undefined, 1);
   } else {
+    // `docker buildx bake` alone fails here ("failed to find target default"): the worst
+    // case a user can ask for is every target at once, so that is what is analysed
+    if (defs.size > 1)
+      diagnostics.push({
+        line: [...defs.values()][0].line,
+        message:
+          'no "default" group or target: `docker buildx bake` needs target names here; every target is analysed as if all were named at once (choose with --bake-target)',
+        severity: "warning",
+      });
     [...defs.keys()].forEach(addSelected);
   }
 

@@ -15,6 +15,54 @@ function tempDockerfile(text: string): { dir: string; cleanup: () => void } {
   return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
+describe("--bake-target", () => {
+  // two different steps (identical ones would run once) on one apt cache
+  const RUN = (pkg: string) =>
+    `FROM busybox\nRUN --mount=type=cache,target=/var/lib/apt,id=apt apt-get install ${pkg}\n`;
+  let dir: string;
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "buildrace-cli-bake-"));
+    fs.mkdirSync(path.join(dir, "a"));
+    fs.mkdirSync(path.join(dir, "b"));
+    fs.writeFileSync(path.join(dir, "a", "Dockerfile"), RUN("curl"));
+    fs.writeFileSync(path.join(dir, "b", "Dockerfile"), RUN("git"));
+    fs.writeFileSync(
+      path.join(dir, "docker-bake.hcl"),
+      'target "a" {\n  context = "a"\n}\n\ntarget "b" {\n  context = "b"\n}\n',
+    );
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const bake = () => path.join(dir, "docker-bake.hcl");
+
+  test("without a default group every target is analysed, with a warning", () => {
+    const r = run(["check", bake()]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/docker-bake\.hcl:1: warning: no "default" group or target/);
+    expect(r.stdout).toContain("shared-cache-race on cache /apt");
+  });
+
+  test("one target named: nothing races; both named (comma or repeated): the race", () => {
+    const one = run(["check", "--bake-target", "a", bake()]);
+    expect(one.code).toBe(0);
+    expect(one.stdout).not.toContain("warning");
+    for (const args of [
+      ["--bake-target", "a,b"],
+      ["--bake-target", "a", "--bake-target", "b"],
+    ]) {
+      const both = run(["check", ...args, "--format", "json", bake()]);
+      expect(both.code).toBe(1);
+      const races = JSON.parse(both.stdout).files.flatMap((f: { races: unknown[] }) => f.races);
+      expect(races.length).toBeGreaterThan(0);
+    }
+  });
+
+  test("an unknown target is an error naming the bake file", () => {
+    const r = run(["check", "--bake-target", "ghost", bake()]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/docker-bake\.hcl:1: error: bake: failed to find target ghost/);
+  });
+});
+
 describe("help and usage", () => {
   test("--help lists every command", () => {
     const r = run(["--help"]);

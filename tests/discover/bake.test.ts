@@ -235,6 +235,16 @@ describe("bakeBuilds: target selection", () => {
     const r = await load("nodefault.hcl");
     expect(r.builds.map((b) => b.name)).toEqual(["one", "two"]);
     expect(byName(r, "two").dockerfile).toBe(path.join(project, "sub", "Dockerfile"));
+    // bake alone would ask for target names: say that every target is assumed
+    expect(r.diagnostics).toEqual([
+      {
+        line: 1,
+        message: expect.stringMatching(/^no "default" group or target: .*--bake-target/),
+        severity: "warning",
+      },
+    ]);
+    // named targets: no warning
+    expect((await load("nodefault.hcl", {}, ["one"])).diagnostics).toEqual([]);
   });
 
   it("expands mutually nested groups once, matches globs, reports unknown members", async () => {
@@ -260,7 +270,7 @@ describe("bakeBuilds: target selection", () => {
       'target "b" {\n  inherits = ["a"]\n  dockerfile = "sub/Dockerfile"\n}',
       'target "c" {\n  inherits = ["nobody"]\n}',
     ].join("\n");
-    const r = await bakeBuilds(path.join(project, "generated.hcl"), text, {});
+    const r = await bakeBuilds(path.join(project, "generated.hcl"), text, {}, ["a", "b", "c"]);
     expect(r.builds.map((b) => b.name)).toEqual(["a", "b"]);
     expect(r.diagnostics).toEqual([
       { line: 8, severity: "error", message: 'target "c": failed to find target nobody' },
