@@ -4,7 +4,7 @@ module.exports = {
   roots: ["<rootDir>/tests"],
   testMatch: ["**/*.test.ts"],
   transform: {
-    "^.+\\.ts$": ["ts-jest", { isolatedModules: true, tsconfig: { types: ["node", "jest"] } }],
+    "^.+\\.ts$": ["ts-jest", { tsconfig: { types: ["node", "jest"], isolatedModules: true } }],
   },
   testTimeout: 30000,
 };
