@@ -1,7 +1,7 @@
 /**
  * dockerfile-ast 0.7 splits an instruction's arguments afresh on every `getArguments()`, and
  * its own constructors ask for them three times per RUN, COPY, ADD or CMD (then the flags
- * ask again). That is about 30% of its parse time on the bench tree. This keeps each
+ * ask again). That is about 40% of its parse time on the bench tree. This keeps each
  * instruction's split: the first call does the work, later calls get a copy (callers shift
  * flags off the array they get, and dockerfile-ast's FROM moves the ends of the range of the
  * argument it is given, so each call gets its own array, arguments and ranges; the positions
