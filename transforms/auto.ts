@@ -3,18 +3,16 @@
  * ones are locked, serialising output caches (cargo target/, build dirs) and caches whose
  * contents depend on the platform are split.
  */
-import { Edit, Finding, Transform, TransformResult } from "../src/apply/types";
+import { Edit, Finding, Transform } from "../src/apply/types";
 
 const auto: Transform = (file, findings, api) => {
   const edits: Edit[] = [];
   const notes: string[] = [];
-  const result = (r: ReturnType<Transform>): TransformResult =>
-    Array.isArray(r) ? { edits: r, notes: [] } : r;
   // Every finding to split goes to split at once: a mount in several of them (an unresolved
   // id that may equal more than one other id) must get one id that fits them all.
   const splitting = findings.filter((f) => f.fix === "split");
   const split = splitting.length
-    ? result(api.transforms.split(file, splitting, api))
+    ? api.transforms.split(file, splitting, api)
     : { edits: [], notes: [] };
   edits.push(...split.edits);
   const splitNotes = (f: Finding) =>
@@ -27,7 +25,7 @@ const auto: Transform = (file, findings, api) => {
     const res =
       f.fix === "split"
         ? { edits: [], notes: splitNotes(f) }
-        : result(api.transforms[f.fix](file, [f], api));
+        : api.transforms[f.fix](file, [f], api);
     edits.push(...res.edits);
     notes.push(`${f.key} (${f.tool}, ${f.safety}): ${f.fix} — ${f.reason}`);
     for (const n of res.notes ?? []) if (!n.startsWith(f.key)) notes.push(n);

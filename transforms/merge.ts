@@ -35,8 +35,7 @@ const merge: Transform = (file, findings, api) => {
     }
     const why = refusal(file, f, inPair);
     if (typeof why === "string") {
-      const r = api.transforms.lock(file, [f], api);
-      lockEdits.push(...(Array.isArray(r) ? r : r.edits));
+      lockEdits.push(...api.transforms.lock(file, [f], api).edits);
       notes.push(`${f.key} (${f.tool}): merge refused — ${why}; locked instead`);
       continue;
     }

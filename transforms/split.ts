@@ -20,8 +20,7 @@ const split: Transform = (file, findings, api) => {
   for (const f of findings) {
     const why = locked.get(f);
     if (why) {
-      const r = api.transforms.lock(file, [f], api);
-      edits.push(...(Array.isArray(r) ? r : r.edits));
+      edits.push(...api.transforms.lock(file, [f], api).edits);
       notes.push(`${f.key} (${f.tool}): ${why}, locked instead`);
       continue;
     }

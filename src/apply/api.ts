@@ -2,7 +2,17 @@
 import lock from "../../transforms/lock";
 import merge from "../../transforms/merge";
 import split from "../../transforms/split";
-import { Edit, MountUse, TransformApi, TransformFile } from "./types";
+import { Edit, MountUse, Transform, TransformApi, TransformFile, TransformResult } from "./types";
+
+/** A transform's answer in one shape (a transform may return its edits bare). */
+export function asResult(r: TransformResult | Edit[]): TransformResult {
+  return Array.isArray(r) ? { edits: r, notes: [] } : r;
+}
+
+const bundled =
+  (t: Transform): TransformApi["transforms"]["lock"] =>
+  (file, findings, api) =>
+    asResult(t(file, findings, api));
 
 export function createApi(file: TransformFile): TransformApi {
   const setOption = (use: MountUse, key: string, value: string): Edit => {
@@ -17,6 +27,6 @@ export function createApi(file: TransformFile): TransformApi {
     setOption,
     lock: (use) => (use.sharing === "shared" ? setOption(use, "sharing", "locked") : null),
     insertLineAfter: (offset, line) => ({ start: offset, end: offset, text: file.eol + line }),
-    transforms: { lock, split, merge },
+    transforms: { lock: bundled(lock), split: bundled(split), merge: bundled(merge) },
   };
 }

@@ -6,7 +6,7 @@
 import * as path from "path";
 import { InputFile } from "../discover/discover";
 import { analyze, AnalysisResult, AnalyzeOptions, BuildLoader, FileResult } from "../pipeline";
-import { createApi } from "./api";
+import { asResult, createApi } from "./api";
 import { applyEdits } from "./edits";
 import { findingsFor, transformFile } from "./findings";
 import { loadTransform, Strategy } from "./load";
@@ -65,7 +65,7 @@ function transformOnce(
   } catch (e) {
     return { error: `transform failed: ${firstLine(String((e as Error)?.message ?? e))}` };
   }
-  const res = Array.isArray(out) ? { edits: out, notes: [] } : out;
+  const res = asResult(out);
   if (!res || !Array.isArray(res.edits))
     return { error: "transform must return edits (Edit[] or { edits })" };
   const applied = applyEdits(f.parsed.text, res.edits);

@@ -113,8 +113,11 @@ export interface TransformApi {
   lock(use: MountUse): Edit | null;
   /** Inserts a new line after `offset` (use `stage.afterFrom`), in the file's line ending. */
   insertLineAfter(offset: number, line: string): Edit;
-  /** The bundled transforms, to compose or fall back on. */
-  transforms: Record<"lock" | "split" | "merge", Transform>;
+  /** The bundled transforms, to compose or fall back on (always `{ edits, notes }`). */
+  transforms: Record<
+    "lock" | "split" | "merge",
+    (file: TransformFile, findings: Finding[], api: TransformApi) => TransformResult
+  >;
 }
 
 export type Transform = (
