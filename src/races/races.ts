@@ -183,6 +183,38 @@ export function firstAdded(
   }
   newShared.set(shared);
   const member = (w: number, low: number) => at.get((w << 5) + 31 - Math.clz32(low)) as Member;
+  /**
+   * Adds to `out` the uses of word `w` in `q` (those overlapping `m`) that `fresh` says are
+   * not in it yet, as the pair loop would: `m`'s first pair adds its other use, then `m`.
+   * Returns true (`m` is in `out` now, or never goes there).
+   */
+  const take = (
+    out: Member[],
+    fresh: Uint32Array,
+    w: number,
+    q: number,
+    m: Member,
+    selfDone: boolean,
+  ): boolean => {
+    if (!selfDone) {
+      const low = q & -q;
+      if (fresh[w] & low) {
+        out.push(member(w, low));
+        fresh[w] ^= low;
+      }
+      out.push(m);
+      const ci = graph.vertices[m.vertex].cacheIndex;
+      fresh[ci >>> 5] &= ~(1 << (ci & 31));
+    }
+    let n = q & fresh[w];
+    while (n !== 0) {
+      const low = n & -n;
+      out.push(member(w, low));
+      fresh[w] ^= low;
+      n ^= low;
+    }
+    return true;
+  };
   const racing: Member[] = [];
   const locked: Member[] = [];
   let groupKey: string | undefined;
@@ -192,8 +224,6 @@ export function firstAdded(
     if (ci === 0) continue;
     const anc = graph.ancestors(m.vertex);
     const isShared = m.mount.spec.sharing === "shared";
-    const kw = ci >>> 5;
-    const kbit = 1 << (ci & 31);
     let lockedSelf = isShared; // a shared use is never added to `locked`
     let racingSelf = !isShared; // only a shared use is added to `racing`
     const last = (ci - 1) >>> 5;
@@ -204,44 +234,11 @@ export function firstAdded(
       if (q === 0) continue;
       if (groupKey === undefined) groupKey = key;
       // locked set: every pair with a locked or private use adds that use (x before y)
-      if (!lockedSelf) {
-        const low = q & -q;
-        if (newLocked[w] & low) {
-          locked.push(member(w, low));
-          newLocked[w] ^= low;
-        }
-        locked.push(m);
-        newLocked[kw] &= ~kbit;
-        lockedSelf = true;
-      }
-      let nl = q & newLocked[w];
-      while (nl !== 0) {
-        const low = nl & -nl;
-        locked.push(member(w, low));
-        newLocked[w] ^= low;
-        nl ^= low;
-      }
+      lockedSelf = take(locked, newLocked, w, q, m, lockedSelf);
       // racing set: pairs of shared uses add both (x before y)
       if (isShared) {
         const qs = q & shared[w];
-        if (qs === 0) continue;
-        if (!racingSelf) {
-          const low = qs & -qs;
-          if (newShared[w] & low) {
-            racing.push(member(w, low));
-            newShared[w] ^= low;
-          }
-          racing.push(m);
-          newShared[kw] &= ~kbit;
-          racingSelf = true;
-        }
-        let nr = qs & newShared[w];
-        while (nr !== 0) {
-          const low = nr & -nr;
-          racing.push(member(w, low));
-          newShared[w] ^= low;
-          nr ^= low;
-        }
+        if (qs !== 0) racingSelf = take(racing, newShared, w, qs, m, racingSelf);
       }
     }
   }
