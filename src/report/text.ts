@@ -22,12 +22,8 @@ export function toText(result: AnalysisResult, opts: TextOptions): string {
   const c = colors(opts.color);
   const out: string[] = [];
   const printed = new Set<Race>();
-  let errors = 0;
-  let warnings = 0;
   for (const f of result.files) {
     for (const d of f.diagnostics) {
-      if (d.severity === "error") errors++;
-      else warnings++;
       if (opts.quiet && d.severity !== "error") continue;
       const sev = d.severity === "error" ? c.red("error") : c.yellow("warning");
       out.push(`${f.path}${d.line ? `:${d.line}` : ""}: ${sev}: ${d.message}`);
@@ -39,19 +35,7 @@ export function toText(result: AnalysisResult, opts: TextOptions): string {
       out.push(...raceBlock(r, c));
     }
   }
-  const suppressed = [...printed].filter((r) => r.suppressed).length;
-  const races = [...printed].filter((r) => !r.suppressed);
-  const failing = races.filter((r) => r.safety !== "safe").length;
-  const summary =
-    `${result.files.length} file${result.files.length === 1 ? "" : "s"}, ` +
-    `${failing} race${failing === 1 ? "" : "s"} to fix` +
-    (races.length > failing
-      ? `, ${races.length - failing} safe shared cache${races.length - failing === 1 ? "" : "s"}`
-      : "") +
-    (suppressed ? `, ${suppressed} suppressed` : "") +
-    `, ${errors} error${errors === 1 ? "" : "s"}` +
-    (warnings ? `, ${warnings} warning${warnings === 1 ? "" : "s"}` : "") +
-    (opts.elapsedMs !== undefined ? ` (${(opts.elapsedMs / 1000).toFixed(2)}s)` : "");
+  const summary = summaryLine(countsOf(result.files), opts.elapsedMs);
   if (opts.verbose) for (const f of result.files) out.push(...verboseLines(f, c));
   if (out.length) out.push("");
   out.push(summary);
@@ -146,4 +130,53 @@ function raceBlock(r: Race, c: ReturnType<typeof colors>): string[] {
 function colors(on: boolean) {
   const wrap = (code: string) => (s: string) => (on ? `\u001b[${code}m${s}\u001b[0m` : s);
   return { red: wrap("31"), yellow: wrap("33"), bold: wrap("1"), dim: wrap("2") };
+}
+
+/** A report's totals (the summary line); a bulk run's chunks add theirs up. */
+export interface Counts {
+  files: number;
+  errors: number;
+  warnings: number;
+  /** Distinct races reported and not suppressed; of those, the ones that need a fix. */
+  races: number;
+  failing: number;
+  suppressed: number;
+}
+
+export function countsOf(files: FileResult[]): Counts {
+  const printed = new Set<Race>();
+  let errors = 0;
+  let warnings = 0;
+  for (const f of files) {
+    for (const d of f.diagnostics) {
+      if (d.severity === "error") errors++;
+      else warnings++;
+    }
+    for (const r of f.races) printed.add(r);
+  }
+  let races = 0;
+  let failing = 0;
+  let suppressed = 0;
+  for (const r of printed) {
+    if (r.suppressed) suppressed++;
+    else {
+      races++;
+      if (r.safety !== "safe") failing++;
+    }
+  }
+  return { files: files.length, errors, warnings, races, failing, suppressed };
+}
+
+/** The text report's last line. */
+export function summaryLine(c: Counts, elapsedMs?: number): string {
+  const s = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  return (
+    `${s(c.files, "file")}, ` +
+    `${s(c.failing, "race")} to fix` +
+    (c.races > c.failing ? `, ${s(c.races - c.failing, "safe shared cache")}` : "") +
+    (c.suppressed ? `, ${c.suppressed} suppressed` : "") +
+    `, ${s(c.errors, "error")}` +
+    (c.warnings ? `, ${s(c.warnings, "warning")}` : "") +
+    (elapsedMs !== undefined ? ` (${(elapsedMs / 1000).toFixed(2)}s)` : "")
+  );
 }

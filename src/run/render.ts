@@ -6,9 +6,8 @@
  */
 import { FileFix } from "../apply/fix";
 import { AnalysisResult, FileResult } from "../pipeline";
-import { Race } from "../races/races";
 import { toJson } from "../report/json";
-import { toText } from "../report/text";
+import { Counts, countsOf, summaryLine, toText } from "../report/text";
 
 /** What the caller does with a run's result, so a bulk run may hand back only that. */
 export type Output =
@@ -27,17 +26,6 @@ export interface Rendered {
   exit: number;
 }
 
-/** Totals of a chunk: the text report's summary line and the exit code are sums of these. */
-export interface Counts {
-  files: number;
-  errors: number;
-  warnings: number;
-  /** Distinct races reported and not suppressed; of those, the ones that need a fix. */
-  races: number;
-  failing: number;
-  suppressed: number;
-}
-
 /** One chunk, rendered (plain data: it crosses from a worker thread by structured clone). */
 export interface ChunkOut {
   counts: Counts;
@@ -50,44 +38,6 @@ export interface ChunkOut {
   verbose?: string;
   /** fix: the fixes. */
   fixes?: FileFix[];
-}
-
-export function countsOf(files: FileResult[]): Counts {
-  const printed = new Set<Race>();
-  let errors = 0;
-  let warnings = 0;
-  for (const f of files) {
-    for (const d of f.diagnostics) {
-      if (d.severity === "error") errors++;
-      else warnings++;
-    }
-    for (const r of f.races) printed.add(r);
-  }
-  let races = 0;
-  let failing = 0;
-  let suppressed = 0;
-  for (const r of printed) {
-    if (r.suppressed) suppressed++;
-    else {
-      races++;
-      if (r.safety !== "safe") failing++;
-    }
-  }
-  return { files: files.length, errors, warnings, races, failing, suppressed };
-}
-
-/** The text report's last line; the same words as report/text.ts's summary. */
-export function summaryLine(c: Counts, elapsedMs?: number): string {
-  const s = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
-  return (
-    `${s(c.files, "file")}, ` +
-    `${s(c.failing, "race")} to fix` +
-    (c.races > c.failing ? `, ${s(c.races - c.failing, "safe shared cache")}` : "") +
-    (c.suppressed ? `, ${c.suppressed} suppressed` : "") +
-    `, ${s(c.errors, "error")}` +
-    (c.warnings ? `, ${s(c.warnings, "warning")}` : "") +
-    (elapsedMs !== undefined ? ` (${(elapsedMs / 1000).toFixed(2)}s)` : "")
-  );
 }
 
 /**
