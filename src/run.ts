@@ -141,12 +141,7 @@ export async function run(
     if (!g.files.length) continue;
     const aopts = toAnalyzeOptions(g.config, opts);
     if (mode === "fix") {
-      const strategy: Strategy = g.config.strategy ?? "auto";
-      const plan = await planFixes(
-        g.files,
-        { ...aopts, strategy, transformPath: opts.transformPath },
-        defaultLoader,
-      );
+      const plan = await planFixes(g.files, { ...aopts, ...fixOf(g, opts) }, defaultLoader);
       out.files.push(...plan.result.files);
       out.fixes?.push(...plan.fixes);
     } else {
@@ -239,6 +234,11 @@ class EarlyLoads {
   }
 }
 
+/** How a group is fixed: its config's strategy (auto by default) and the user's transform. */
+function fixOf(g: RunGroup, opts: RunOptions): { strategy: Strategy; transformPath?: string } {
+  return { strategy: g.config.strategy ?? "auto", transformPath: opts.transformPath };
+}
+
 /** `run` with worker threads: the same results, in the same order (see run/plan.ts). */
 async function runInWorkers(
   found: Discovered,
@@ -253,13 +253,7 @@ async function runInWorkers(
     const planned = groups.map((g) => ({
       g,
       options: loads.optionsOf(g),
-      fix:
-        mode === "fix"
-          ? {
-              strategy: g.config.strategy ?? ("auto" as Strategy),
-              transformPath: opts.transformPath,
-            }
-          : undefined,
+      fix: mode === "fix" ? fixOf(g, opts) : undefined,
     }));
     // a transform that cannot be loaded is the caller's error, reported from here
     for (const p of planned)
