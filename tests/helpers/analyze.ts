@@ -5,6 +5,8 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { FileFix, planFixes } from "../../src/apply/fix";
+import { Strategy } from "../../src/apply/load";
 import { analyze, AnalyzeOptions } from "../../src/pipeline";
 import { JsonFile, JsonReport, toJson } from "../../src/report/json";
 
@@ -27,6 +29,23 @@ export async function analyzeReport(text: string, opts: HelperOptions = {}): Pro
       rules: opts.rules,
     });
     return toJson(result);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The fix `strategy` plans (and verifies) for Dockerfile `text`, written to a fresh temp dir. */
+export async function fixText(
+  text: string,
+  strategy: Strategy,
+  opts: HelperOptions = {},
+): Promise<FileFix> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "buildrace-test-"));
+  const file = path.join(dir, "Dockerfile");
+  try {
+    fs.writeFileSync(file, text, "utf8");
+    const plan = await planFixes([{ path: file, kind: "dockerfile" }], { ...opts, strategy });
+    return plan.fixes[0];
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -9,6 +9,7 @@ import * as os from "os";
 import * as path from "path";
 import { planFixes } from "../../src/apply/fix";
 import { analyze } from "../../src/pipeline";
+import { fixText } from "../helpers/analyze";
 
 /**
  * transforms/merge.ts: when the racing steps also race with themselves across platforms,
@@ -31,18 +32,6 @@ test("merge across two platforms falls back to lock instead of failing verificat
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
-
-async function fixText(text: string, strategy: "split" | "auto" | "lock", platforms: string[]) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "buildrace-known-"));
-  try {
-    const file = path.join(dir, "Dockerfile");
-    fs.writeFileSync(file, text);
-    return (await planFixes([{ path: file, kind: "dockerfile" }], { strategy, platforms }))
-      .fixes[0];
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 /**
  * transforms/split.ts (fixed): a cache mount in an ONBUILD trigger runs in every child
@@ -82,7 +71,7 @@ test.each(["split", "auto"] as const)(
   async (strategy) => {
     const platforms = ["linux/amd64", "linux/arm64"];
     expect(await racesToFix(ONBUILD_TWO_CHILDREN, platforms)).not.toEqual([]);
-    const fix = await fixText(ONBUILD_TWO_CHILDREN, strategy, platforms);
+    const fix = await fixText(ONBUILD_TWO_CHILDREN, strategy, { platforms });
     expect(fix.error).toBeUndefined();
     const lines = fix.after.split("\n");
     expect(lines[1]).toBe(
@@ -132,7 +121,7 @@ test.each(["auto", "split"] as const)(
         "",
       ].join("\n"),
       strategy,
-      ["linux/amd64", "linux/arm64"],
+      { platforms: ["linux/amd64", "linux/arm64"] },
     );
     expect(fix.error).toBeUndefined();
     expect(fix.after).not.toBe(fix.before);
@@ -155,7 +144,7 @@ test("split keeps two caches with an id that expands to empty apart", async () =
     "RUN --mount=type=cache,target=/usr/local/cargo/git,id=${CACHE_ID} echo b",
     "",
   ].join("\n");
-  const fix = await fixText(text, "split", ["linux/amd64", "linux/arm64"]);
+  const fix = await fixText(text, "split", { platforms: ["linux/amd64", "linux/arm64"] });
   expect(fix.error).toBeUndefined();
   const ids = [...fix.after.matchAll(/id=([^ ,]+)/g)].map((m) => m[1]);
   expect(new Set(ids).size).toBe(2);
@@ -181,7 +170,7 @@ test("lock fixes every race that needs fixing when ids are unresolved", async ()
     "COPY --from=s0 /out /in1\nFROM s0 AS s2\nARG CACHE_ID\nARG TARGETPLATFORM\nENV ID=env-0\n" +
     "RUN --mount=type=cache,target=/root/.cache/pip,id=${CACHE_ID} \\\n    echo s2-0\n" +
     "COPY --from=s1 /out /in2\nFROM debian\nCOPY --from=s0 /out /s0\nCOPY --from=s1 /out /s1\nCOPY --from=s2 /out /s2";
-  const fix = await fixText(text, "lock", ["linux/amd64", "linux/arm64"]);
+  const fix = await fixText(text, "lock", { platforms: ["linux/amd64", "linux/arm64"] });
   expect(fix.error).toBeUndefined();
   expect(fix.after).not.toBe(fix.before);
 });

@@ -8,12 +8,12 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { createApi } from "../../src/apply/api";
-import { planFixes } from "../../src/apply/fix";
 import { applyEdits } from "../../src/apply/edits";
 import { findingsFor, transformFile } from "../../src/apply/findings";
 import { Finding, TransformFile, TransformResult } from "../../src/apply/types";
 import split from "../../transforms/split";
 import { analyze } from "../../src/pipeline";
+import { fixText } from "../helpers/analyze";
 
 const PLATFORMS = ["linux/amd64", "linux/arm64"];
 
@@ -130,34 +130,24 @@ test.each(["split", "auto"] as const)(
   "fix --strategy %s: a split-class cache in an ONBUILD trigger of two children is locked and verifies",
   async (strategy) => {
     // cargo's target/ is a cache auto splits: auto hands it to split, which locks it here
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "buildrace-split-shared-"));
-    try {
-      const file = path.join(dir, "Dockerfile");
-      fs.writeFileSync(
-        file,
-        [
-          "FROM rust AS base",
-          "ONBUILD RUN --mount=type=cache,target=/app/target cargo build",
-          "FROM base AS a",
-          "FROM base AS b",
-          "FROM debian",
-          "COPY --from=a /a /a",
-          "COPY --from=b /b /b",
-          "",
-        ].join("\n"),
-      );
-      const plan = await planFixes([{ path: file, kind: "dockerfile" }], {
-        strategy,
-        platforms: PLATFORMS,
-      });
-      const [fix] = plan.fixes;
-      expect(fix.error).toBeUndefined();
-      expect(fix.after).toContain(
-        "ONBUILD RUN --mount=type=cache,target=/app/target,sharing=locked cargo build",
-      );
-      expect(fix.notes.join("\n")).toMatch(/as an ONBUILD trigger; .*locked instead/);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    const fix = await fixText(
+      [
+        "FROM rust AS base",
+        "ONBUILD RUN --mount=type=cache,target=/app/target cargo build",
+        "FROM base AS a",
+        "FROM base AS b",
+        "FROM debian",
+        "COPY --from=a /a /a",
+        "COPY --from=b /b /b",
+        "",
+      ].join("\n"),
+      strategy,
+      { platforms: PLATFORMS },
+    );
+    expect(fix.error).toBeUndefined();
+    expect(fix.after).toContain(
+      "ONBUILD RUN --mount=type=cache,target=/app/target,sharing=locked cargo build",
+    );
+    expect(fix.notes.join("\n")).toMatch(/as an ONBUILD trigger; .*locked instead/);
   },
 );

@@ -5,46 +5,15 @@
  * a RUN's environment) would read the platform once declared, so split locks that race
  * instead and says why; it splits as before where nothing else reads it.
  */
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
-import { planFixes } from "../../src/apply/fix";
-import { analyze } from "../../src/pipeline";
+import { analyzeText, fixText, keysAt } from "../helpers/analyze";
 
 const PLATFORMS = ["linux/amd64", "linux/arm64"];
 
-async function inDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "buildrace-split-platform-"));
-  try {
-    return await fn(dir);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
+const split = (text: string) => fixText(text, "split", { platforms: PLATFORMS });
 
-async function split(text: string) {
-  return inDir(async (dir) => {
-    const file = path.join(dir, "Dockerfile");
-    fs.writeFileSync(file, text);
-    const plan = await planFixes([{ path: file, kind: "dockerfile" }], {
-      strategy: "split",
-      platforms: PLATFORMS,
-    });
-    return plan.fixes[0];
-  });
-}
-
-/** The cache keys of the mounts on `line` for linux/amd64, once `text` is analysed. */
-async function keysOn(text: string, line: number): Promise<string[]> {
-  return inDir(async (dir) => {
-    const file = path.join(dir, "Dockerfile");
-    fs.writeFileSync(file, text);
-    const r = await analyze([{ path: file, kind: "dockerfile" }], { platforms: PLATFORMS });
-    return r.files[0].cacheRuns
-      .filter((c) => c.instruction.line === line && c.platform === "linux/amd64")
-      .flatMap((c) => c.mounts.map((m) => m.key));
-  });
-}
+/** The cache keys of the mounts on `line`, once `text` is analysed. */
+const keysOn = async (text: string, line: number) =>
+  keysAt(await analyzeText(text, { platforms: PLATFORMS }), line);
 
 const lineOf = (text: string, needle: string) =>
   text.split("\n").findIndex((l) => l.includes(needle)) + 1;
