@@ -27,7 +27,7 @@ interface CommonArgs {
   format: string;
   target?: string;
   "build-arg"?: string[] | string;
-  platform?: string;
+  platform?: string[] | string;
   "bake-target"?: string[] | string;
   config?: string;
   quiet: boolean;
@@ -211,7 +211,7 @@ const BUILD_OPTIONS = {
   },
   platform: {
     describe:
-      "Target platforms, comma-separated (e.g. linux/amd64,linux/arm64): one concurrent build each",
+      "Target platforms, comma-separated or repeated (e.g. linux/amd64,linux/arm64): one concurrent build each",
     type: "string",
   },
   "bake-target": {
@@ -251,11 +251,21 @@ function common<T>(y: yargs.Argv<T>) {
     .option("debug", DEBUG_OPTION);
 }
 
+/** A flag given once, several times (yargs then gives an array) or not at all. */
+const given = (v: string[] | string | undefined): string[] =>
+  v === undefined ? [] : Array.isArray(v) ? v : [v];
+
+/** The comma-separated values of a flag, over every time it is given, trimmed. */
+const commaList = (v: string[] | string | undefined): string[] =>
+  given(v)
+    .flatMap((t) => t.split(","))
+    .map((t) => t.trim())
+    .filter((t) => t !== "");
+
 /** Command-line flags as run options; only flags the user gave override a config file. */
 export function runOptions(args: CommonArgs & { strategy?: Strategy }): RunOptions {
   const buildArgs: Record<string, string> = {};
-  const raw = args["build-arg"] as string[] | string | undefined;
-  for (const kv of raw === undefined ? [] : Array.isArray(raw) ? raw : [raw]) {
+  for (const kv of given(args["build-arg"])) {
     const eq = kv.indexOf("=");
     if (eq <= 0) {
       // docker build takes a bare KEY from the environment
@@ -266,20 +276,12 @@ export function runOptions(args: CommonArgs & { strategy?: Strategy }): RunOptio
     }
     buildArgs[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
-  const platforms = args.platform
-    ? args.platform
-        .split(",")
-        .map((p) => p.trim())
-        .filter(Boolean)
-    : undefined;
-  for (const p of platforms ?? [])
+  const platformList = commaList(args.platform);
+  const platforms = platformList.length ? platformList : undefined;
+  for (const p of platformList)
     if (!/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/.test(p))
       throw new UsageError(`--platform: "${p}" is not os/arch[/variant] (e.g. linux/arm64)`);
-  const bake = args["bake-target"];
-  const bakeTargets = (bake === undefined ? [] : Array.isArray(bake) ? bake : [bake])
-    .flatMap((t) => t.split(","))
-    .map((t) => t.trim())
-    .filter((t) => t !== "");
+  const bakeTargets = commaList(args["bake-target"]);
   return {
     target: args.target,
     buildArgs,

@@ -128,6 +128,45 @@ describe("check", () => {
     expect(r.stdout).not.toContain(ESC);
   });
 
+  test("--platform given twice is the same as comma-separated; a bad one is a usage error", () => {
+    const comma = run([
+      "check",
+      "--format",
+      "json",
+      "--platform",
+      "linux/amd64,linux/arm64",
+      "examples/multi-platform",
+    ]);
+    const twice = run([
+      "check",
+      "--format",
+      "json",
+      "--platform",
+      "linux/amd64",
+      "--platform",
+      "linux/arm64",
+      "examples/multi-platform",
+    ]);
+    expect(twice.stderr).toBe("");
+    expect(twice.code).toBe(comma.code);
+    expect(twice.stdout).toBe(comma.stdout);
+    const builds = JSON.parse(twice.stdout).files.flatMap(
+      (f: { builds: { platforms: string[] }[] }) => f.builds,
+    );
+    expect(builds.length).toBeGreaterThan(0);
+    for (const b of builds) expect(b.platforms).toEqual(["linux/amd64", "linux/arm64"]);
+    const bad = run([
+      "check",
+      "--platform",
+      "linux/amd64",
+      "--platform",
+      "amd64",
+      "examples/no-race",
+    ]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--platform: "amd64" is not os/arch');
+  });
+
   test("exit 0 without races, 2 when a file cannot be analysed", () => {
     expect(run(["check", "examples/no-race"]).code).toBe(0);
     const t = tempDockerfile("FROM alpine\nRUN --mount=type=cache,target=/x,sharing=maybe true\n");
