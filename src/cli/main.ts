@@ -15,7 +15,7 @@ import { toGithub } from "../report/github";
 import { graphView, toDot, toMermaid } from "../report/graph";
 import { toJson } from "../report/json";
 import { toSarif } from "../report/sarif";
-import { toText } from "../report/text";
+import { countsOf, exitOf, toText } from "../report/text";
 import { Output, run, RunOptions, RunResult } from "../run";
 
 export const EXIT_OK = 0;
@@ -538,11 +538,7 @@ async function runFix(args: FixArgs, out: (s: string) => void): Promise<number> 
 }
 
 export function checkExit(result: AnalysisResult): number {
-  if (result.files.some((f) => f.diagnostics.some((d) => d.severity === "error")))
-    return EXIT_ERROR;
-  if (result.files.some((f) => f.races.some((r) => r.safety !== "safe" && !r.suppressed)))
-    return EXIT_FINDINGS;
-  return EXIT_OK;
+  return exitOf(countsOf(result.files));
 }
 
 /** Colour only on a terminal; NO_COLOR (no-color.org) wins, FORCE_COLOR forces it (0/false: off). */

@@ -167,6 +167,11 @@ export function countsOf(files: FileResult[]): Counts {
   return { files: files.length, errors, warnings, races, failing, suppressed };
 }
 
+/** `check`'s exit code (SPEC §5): 2 when a file has an error, 1 when a race needs fixing, else 0. */
+export function exitOf(c: Counts): number {
+  return c.errors ? 2 : c.failing ? 1 : 0;
+}
+
 /** The text report's last line. */
 export function summaryLine(c: Counts, elapsedMs?: number): string {
   const s = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;

@@ -7,7 +7,7 @@
 import { FileFix } from "../apply/fix";
 import { AnalysisResult, FileResult } from "../pipeline";
 import { toJson } from "../report/json";
-import { Counts, countsOf, summaryLine, toText } from "../report/text";
+import { Counts, countsOf, exitOf, summaryLine, toText } from "../report/text";
 
 /** What the caller does with a run's result, so a bulk run may hand back only that. */
 export type Output =
@@ -120,7 +120,7 @@ export function joinChunks(chunks: ChunkOut[]): ChunkOut {
 export function assemble(chunks: ChunkOut[], output: Output): Rendered {
   const all = joinChunks(chunks);
   const total = all.counts;
-  const exit = total.errors ? 2 : total.failing ? 1 : 0;
+  const exit = exitOf(total);
   if (output.format === "json") {
     const empty = JSON.stringify(toJson({ files: [] }), null, 2);
     const text = all.json
