@@ -25,11 +25,11 @@ export const EXIT_ERROR = 2;
 interface CommonArgs {
   paths: string[];
   format: string;
-  target?: string;
+  target?: string[] | string;
   "build-arg"?: string[] | string;
   platform?: string[] | string;
   "bake-target"?: string[] | string;
-  config?: string;
+  config?: string[] | string;
   quiet: boolean;
   verbose?: boolean;
   debug: boolean;
@@ -255,6 +255,9 @@ function common<T>(y: yargs.Argv<T>) {
 const given = (v: string[] | string | undefined): string[] =>
   v === undefined ? [] : Array.isArray(v) ? v : [v];
 
+/** A single-valued flag given several times: the last one counts, as with docker build. */
+const last = (v: string[] | string | undefined): string | undefined => given(v).at(-1);
+
 /** The comma-separated values of a flag, over every time it is given, trimmed. */
 const commaList = (v: string[] | string | undefined): string[] =>
   given(v)
@@ -283,12 +286,12 @@ export function runOptions(args: CommonArgs & { strategy?: Strategy }): RunOptio
       throw new UsageError(`--platform: "${p}" is not os/arch[/variant] (e.g. linux/arm64)`);
   const bakeTargets = commaList(args["bake-target"]);
   return {
-    target: args.target,
+    target: last(args.target),
     buildArgs,
     platforms,
     bakeTargets: bakeTargets.length ? bakeTargets : undefined,
     strategy: args.strategy,
-    configPath: args.config,
+    configPath: last(args.config),
     env: process.env as Record<string, string>,
   };
 }

@@ -167,6 +167,46 @@ describe("check", () => {
     expect(bad.stderr).toContain('--platform: "amd64" is not os/arch');
   });
 
+  test("--target and --config given twice: the last one counts, as with docker build", () => {
+    const last = run([
+      "check",
+      "--format",
+      "json",
+      "--target",
+      "build-api",
+      "examples/rust-multistage",
+    ]);
+    const twice = run([
+      "check",
+      "--format",
+      "json",
+      "--target",
+      "no-such-stage",
+      "--target",
+      "build-api",
+      "examples/rust-multistage",
+    ]);
+    expect(twice.stderr).toBe("");
+    expect(twice.stdout).toBe(last.stdout);
+    expect(JSON.parse(twice.stdout).files[0].builds[0].target).toBe("build-api");
+    const t = tempDockerfile("FROM alpine\n");
+    try {
+      fs.writeFileSync(path.join(t.dir, "good.json"), "{}");
+      const r = run([
+        "check",
+        "--config",
+        path.join(t.dir, "missing.json"),
+        "--config",
+        path.join(t.dir, "good.json"),
+        t.dir,
+      ]);
+      expect(r.stderr).not.toContain("internal error");
+      expect(r.code).toBe(0);
+    } finally {
+      t.cleanup();
+    }
+  });
+
   test("exit 0 without races, 2 when a file cannot be analysed", () => {
     expect(run(["check", "examples/no-race"]).code).toBe(0);
     const t = tempDockerfile("FROM alpine\nRUN --mount=type=cache,target=/x,sharing=maybe true\n");
