@@ -26,7 +26,10 @@ export interface AnalyzeOptions {
   bakeTargets?: string[];
   /** In-memory file contents by absolute path (verifying a rewrite before it is written). */
   overrides?: Map<string, string>;
-  /** Called after each group of builds is analysed (progress display). */
+  /**
+   * Progress display: input files done and in all, before each group of builds is analysed
+   * and at the end (a compose file and the Dockerfiles it builds are done together).
+   */
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -152,8 +155,9 @@ export async function analyze(
     ]);
   }
 
-  for (const [i, group] of groups.entries()) {
-    opts.onProgress?.(i, groups.length);
+  const progress = opts.onProgress && inputProgress(inputs, opts.onProgress);
+  for (const group of groups) {
+    progress?.(group);
     try {
       analyzeGroup(group, opts, (p) => resultFor(p, "dockerfile"));
     } catch (e) {
@@ -162,7 +166,7 @@ export async function analyze(
         resultFor(b.file.path, "dockerfile").diagnostics.push(internalError(e));
     }
   }
-  opts.onProgress?.(groups.length, groups.length);
+  opts.onProgress?.(inputs.length, inputs.length);
 
   const files = [...results.values()];
   for (const f of files) {
@@ -249,5 +253,29 @@ function internalError(e: unknown): Diagnostic {
     line: 0,
     message: `internal error while analysing this file (please report it): ${why.split("\n")[0]}`,
     severity: "error",
+  };
+}
+
+/**
+ * Reports the inputs done before each group (`report(group)`): the inputs of the groups
+ * reported before it, each counted once.
+ */
+function inputProgress(
+  inputs: InputFile[],
+  onProgress: (done: number, total: number) => void,
+): (group: BuildSpec[]) => void {
+  const wanted = new Set(inputs.map((i) => path.resolve(i.path)));
+  const done = new Set<string>();
+  let last: BuildSpec[] | undefined;
+  const count = (p: string | undefined) => {
+    if (p !== undefined && wanted.has(path.resolve(p))) done.add(path.resolve(p));
+  };
+  return (group) => {
+    for (const b of last ?? []) {
+      count(b.file.path);
+      count(b.definedIn);
+    }
+    last = group;
+    onProgress(done.size, inputs.length);
   };
 }

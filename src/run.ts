@@ -136,10 +136,17 @@ export async function run(
   }
   await pool?.close(); // the config ignored enough inputs to make the run small
   const out: RunResult = { files: [], ignored: [], fixes: mode === "fix" ? [] : undefined };
+  let before = 0; // inputs of the config groups done (progress counts files over the run)
   for (const g of groups) {
     out.ignored.push(...g.ignored.map((f) => f.path));
     if (!g.files.length) continue;
+    const start = before;
+    before += g.files.length;
     const aopts = toAnalyzeOptions(g.config, opts);
+    if (opts.onProgress) {
+      const report = opts.onProgress;
+      aopts.onProgress = (done) => report(start + done, inputs);
+    }
     if (mode === "fix") {
       const plan = await planFixes(g.files, { ...aopts, ...fixOf(g, opts) }, defaultLoader);
       out.files.push(...plan.result.files);

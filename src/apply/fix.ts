@@ -126,7 +126,11 @@ async function verify(
   transform: Transform,
 ): Promise<void> {
   const overrides = new Map(changed.map((c) => [path.resolve(c.path), c.after]));
-  const after = await analyze(groupsWith(inputs, before, changed), { ...opts, overrides }, loader);
+  const after = await analyze(
+    groupsWith(inputs, before, changed),
+    { ...opts, overrides, onProgress: undefined },
+    loader,
+  );
   const byPath = new Map(after.files.map((f) => [path.resolve(f.path), f]));
   const oldByPath = new Map(before.files.map((f) => [path.resolve(f.path), f]));
   for (const c of changed) {
