@@ -41,8 +41,9 @@ export interface RunOptions extends Config {
   output?: Output;
   /**
    * Worker threads for a run with `output`: 0 none, n exactly n (any run size); unset (and
-   * no BUILDRACE_WORKERS in the environment): for runs of WORKER_MIN_INPUTS inputs or more,
-   * one per core (on a single core the chunks run in this thread).
+   * no BUILDRACE_WORKERS in the environment): one per INPUTS_PER_WORKER inputs, at most one
+   * per core, and none below two (runs of WORKER_MIN_INPUTS inputs or more still go in
+   * chunks, in this thread).
    */
   workers?: number;
 }
@@ -55,8 +56,16 @@ export interface RunResult extends AnalysisResult {
   rendered?: Rendered;
 }
 
-/** Inputs from which a run with `output` uses worker threads (starting one costs ~40 ms). */
+/** Inputs from which a run with `output` goes in chunks (each dropped once rendered). */
 export const WORKER_MIN_INPUTS = 200;
+/**
+ * Inputs a worker thread must have to repay starting it. Each thread compiles and warms up
+ * the code on its own: in one process the first 1,000 bench files cost about 2.5 times the
+ * CPU of the next 1,000 (V8's optimising compiler at work), and a second thread pays that
+ * again. On the bench machine (2 vCPUs) two threads were slower than one up to about 3,000
+ * inputs (1,400 inputs: 2.3 s against 1.8 s) and even at 5,000.
+ */
+export const INPUTS_PER_WORKER = 2500;
 const MAX_WORKERS = 8;
 /** Chunks per worker: enough for the threads to finish together, few enough to cost nothing. */
 const CHUNKS_PER_WORKER = 8;
@@ -103,7 +112,15 @@ export async function run(
   // worker threads run compiled code only (under ts-jest there is none: chunks run here)
   const script = path.join(__dirname, "run", "worker.js");
   let pool: Pool | undefined;
+  let threads: boolean | undefined;
   const loads = new EarlyLoads(opts);
+  /** The pool, with worker threads started up to `n` (none where there is no worker script). */
+  const poolOf = (n: number): Pool => {
+    threads ??= fs.existsSync(script);
+    if (!pool) loads.start((pool = new Pool(script, threads ? n : 0)));
+    else if (threads) pool.grow(n);
+    return pool;
+  };
   let found: Discovered;
   try {
     found = discover(
@@ -111,13 +128,10 @@ export async function run(
       (file, count) => {
         const { group, ignored } = grouper.add(file);
         if (!opts.output) return;
-        // A bulk run's threads start once the walk has found enough inputs, and load the
+        // A bulk run's threads start as the walk finds enough inputs for them, and load the
         // compose and bake files found from then on while the walk goes on.
-        if (!pool) {
-          const early = chunking(opts.workers, count);
-          if (early && early.workers > 0 && fs.existsSync(script))
-            loads.start((pool = new Pool(script, early.workers)));
-        }
+        const early = chunking(opts.workers, count)?.workers ?? 0;
+        if (early > (pool?.size ?? 0) && threads !== false) poolOf(early);
         if (!ignored && file.kind !== "dockerfile") loads.add(file, group);
       },
       (dir, names) => grouper.listed(dir, names),
@@ -130,9 +144,9 @@ export async function run(
   const inputs = groups.reduce((n, g) => n + g.files.length, 0);
   const plan = opts.output ? chunking(opts.workers, inputs) : undefined;
   if (plan && opts.output) {
-    pool ??= new Pool(script, fs.existsSync(script) ? plan.workers : 0);
-    loads.start(pool);
-    return runInWorkers(found, groups, loads, opts, mode, opts.output, pool);
+    const all = poolOf(plan.workers);
+    loads.start(all);
+    return runInWorkers(found, groups, loads, opts, mode, opts.output, all);
   }
   await pool?.close(); // the config ignored enough inputs to make the run small
   const out: RunResult = { files: [], ignored: [], fixes: mode === "fix" ? [] : undefined };
@@ -163,16 +177,21 @@ export async function run(
  * Whether a run with `output` goes in chunks, and on how many worker threads (0: the
  * chunks run in this thread, one at a time, each dropped once rendered).
  */
-function chunking(requested: number | undefined, inputs: number): { workers: number } | undefined {
+export function chunking(
+  requested: number | undefined,
+  inputs: number,
+  cores = typeof os.availableParallelism === "function" ? os.availableParallelism() : 1,
+): { workers: number } | undefined {
   const env = process.env.BUILDRACE_WORKERS;
   const n = requested ?? (env ? Number(env) : NaN);
   if (Number.isFinite(n) && n > 0) return { workers: Math.min(MAX_WORKERS, Math.floor(n)) };
   if (inputs < WORKER_MIN_INPUTS) return undefined;
   if (Number.isFinite(n)) return { workers: 0 };
-  // One thread per core: on one core the chunks run here (each worker compiles the code
-  // again, and V8's compiler and garbage collector already use spare cores beside one thread).
-  const cores = typeof os.availableParallelism === "function" ? os.availableParallelism() : 1;
-  return { workers: cores >= 2 ? Math.min(cores, MAX_WORKERS) : 0 };
+  // One thread per INPUTS_PER_WORKER inputs and core. A single worker would only wait for
+  // it: the chunks run here then (V8's compiler and garbage collector already use a spare
+  // core beside one thread).
+  const workers = Math.min(cores, MAX_WORKERS, Math.floor(inputs / INPUTS_PER_WORKER));
+  return { workers: workers >= 2 ? workers : 0 };
 }
 
 function chunkOptions(c: Config, opts: RunOptions): ChunkOptions {

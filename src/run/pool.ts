@@ -22,8 +22,27 @@ export class Pool {
   private nextId = 0;
   private closed = false;
 
-  constructor(script: string, size: number) {
-    for (let i = 0; i < size; i++) this.spawn(script);
+  private spawned = 0;
+
+  constructor(
+    private readonly script: string,
+    size: number,
+  ) {
+    this.grow(size);
+  }
+
+  /** Worker threads started (some may have failed since). */
+  get size(): number {
+    return this.spawned;
+  }
+
+  /** Starts more worker threads, up to `size` started in all. */
+  grow(size: number): void {
+    while (!this.closed && this.spawned < size) {
+      this.spawned++;
+      this.spawn(this.script);
+    }
+    this.pump();
   }
 
   private spawn(script: string): void {
