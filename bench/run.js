@@ -19,6 +19,7 @@ const fs = require("fs");
 const os = require("os");
 const path = require("path");
 const { genTree, genLarge, smallDockerfile } = require("./gen");
+const { walk } = require("./walk");
 
 const ROOT = path.resolve(__dirname, "..");
 const NODE = process.execPath;
@@ -331,6 +332,52 @@ function main() {
       `${fmtInt(rate(files, median(parseMemoMs)))} files/s (${fmtS(median(parseMemoMs))})`,
       `parse-only: ${fmtInt(parseRate)} files/s`,
       `row 1 takes ${fmtX(median(bulkMs) / median(parseMemoMs))} this parse time`,
+      "(reference)",
+      "",
+    ]);
+
+    // ---- 1d a part of the tree, under the threshold for threads (src/run.ts
+    // INPUTS_PER_WORKER): the default (one thread) against two worker threads
+    const teams = fs
+      .readdirSync(tree)
+      .filter((d) => d.startsWith("team-"))
+      .sort();
+    const part = [];
+    let partFiles = 0; // inputs (the team folders also hold READMEs)
+    for (const t of teams) {
+      if (partFiles >= files * 0.3) break;
+      part.push(t);
+      partFiles += walk(path.join(tree, t)).length;
+    }
+    const partDefaultMs = [];
+    const partTwoMs = [];
+    const partStart = Date.now();
+    for (
+      let i = 0;
+      i < size.bulkRuns && (i === 0 || Date.now() - partStart < size.bulkBudgetMs / 3);
+      i++
+    ) {
+      for (const [workers, into] of [
+        ["", partDefaultMs],
+        ["2", partTwoMs],
+      ]) {
+        const r = buildrace(["check", "--format", "json", ...part], {
+          cwd: tree,
+          extraEnv: { BUILDRACE_WORKERS: workers },
+        });
+        if (r.code !== 0 && r.code !== 1)
+          failures.push(
+            `check of ${part.length} teams exited ${r.code}: ${r.stderr.slice(0, 400)}`,
+          );
+        into.push(r.ms);
+      }
+    }
+    rows.push([
+      "1d",
+      `bulk check of ${fmtInt(partFiles)} of the files (${runsNote(partDefaultMs.length)}): default, one thread under 5,000 inputs`,
+      `${fmtInt(rate(partFiles, median(partDefaultMs)))} files/s (${fmtS(median(partDefaultMs))})`,
+      `2 worker threads: ${fmtInt(rate(partFiles, median(partTwoMs)))} files/s (${fmtS(median(partTwoMs))})`,
+      `threads would give ${fmtX(median(partDefaultMs) / median(partTwoMs))}`,
       "(reference)",
       "",
     ]);

@@ -29,6 +29,10 @@ describe("bench/run.js --size tiny", () => {
     expect(r.stdout).toMatch(
       /^\| 1c +\| parse-only, one thread, with the dockerfile-ast memo.*files\/s/m,
     );
+    // part of the tree, by default and on two threads (why threads start at 5,000 inputs)
+    expect(r.stdout).toMatch(
+      /^\| 1d +\| bulk check of \d+ of the files.*files\/s.*2 worker threads: \d+ files\/s.*threads would give \d/m,
+    );
     expect(row(2)).toMatch(/fix --write.*files\/s.*\bok: \d+ rewritten/);
     expect(row(3)).toMatch(/large 1\/2: .*large 1x: .*large 2x: .*growth per doubling/s);
     expect(row(4)).toMatch(/cold start: .* ms .*node -e 0: \d+ ms/);
