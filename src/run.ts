@@ -173,6 +173,13 @@ export async function run(
   return out;
 }
 
+let knownCores: number | undefined;
+/** The machine's cores (asked once: the walk asks about the run's size at every file). */
+function coreCount(): number {
+  return (knownCores ??=
+    typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length);
+}
+
 /**
  * Whether a run with `output` goes in chunks, and on how many worker threads (0: the
  * chunks run in this thread, one at a time, each dropped once rendered).
@@ -180,7 +187,7 @@ export async function run(
 export function chunking(
   requested: number | undefined,
   inputs: number,
-  cores = typeof os.availableParallelism === "function" ? os.availableParallelism() : 1,
+  cores = coreCount(),
 ): { workers: number } | undefined {
   const env = process.env.BUILDRACE_WORKERS;
   const n = requested ?? (env ? Number(env) : NaN);
