@@ -63,7 +63,7 @@ export const WORKER_MIN_INPUTS = 200;
  * the code on its own: in one process the first 1,000 bench files cost about 2.5 times the
  * CPU of the next 1,000 (V8's optimising compiler at work), and a second thread pays that
  * again. On the bench machine (2 vCPUs) two threads were slower than one up to about 3,000
- * inputs (1,400 inputs: 2.3 s against 1.8 s) and even at 5,000.
+ * inputs (1,400 inputs: 2.3 s against 1.8 s), and no faster at 5,000.
  */
 export const INPUTS_PER_WORKER = 2500;
 const MAX_WORKERS = 8;
@@ -114,7 +114,10 @@ export async function run(
   let pool: Pool | undefined;
   let threads: boolean | undefined;
   const loads = new EarlyLoads(opts);
-  /** The pool, with worker threads started up to `n` (none where there is no worker script). */
+  /**
+   * The pool (its compose/bake loads started), with worker threads started up to `n` (none
+   * where there is no worker script).
+   */
   const poolOf = (n: number): Pool => {
     threads ??= fs.existsSync(script);
     if (!pool) loads.start((pool = new Pool(script, threads ? n : 0)));
@@ -144,9 +147,7 @@ export async function run(
   const inputs = groups.reduce((n, g) => n + g.files.length, 0);
   const plan = opts.output ? chunking(opts.workers, inputs) : undefined;
   if (plan && opts.output) {
-    const all = poolOf(plan.workers);
-    loads.start(all);
-    return runInWorkers(found, groups, loads, opts, mode, opts.output, all);
+    return runInWorkers(found, groups, loads, opts, mode, opts.output, poolOf(plan.workers));
   }
   await pool?.close(); // the config ignored enough inputs to make the run small
   const out: RunResult = { files: [], ignored: [], fixes: mode === "fix" ? [] : undefined };
