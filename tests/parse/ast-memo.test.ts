@@ -1,11 +1,12 @@
 /**
- * src/parse/ast-memo.ts keeps each dockerfile-ast instruction's argument split. It must
- * change nothing but speed: every Dockerfile of examples/ and the corpus, and broken ones from
+ * src/parse/ast-memo.ts keeps each dockerfile-ast instruction's argument split, and gives
+ * vscode-languageserver-types' Range.create a fast path. They must change nothing but speed: every Dockerfile of examples/ and the corpus, and broken ones from
  * the fuzz generators, parse to the same dockerfile-ast instructions (arguments, flags,
  * ranges, ONBUILD triggers, heredocs) and to the same buildrace parse, with and without it.
  */
 import fc from "fast-check";
 import { DockerfileParser, Instruction } from "dockerfile-ast";
+import { Range } from "vscode-languageserver-types";
 import { applyAstMemo, removeAstMemo } from "../../src/parse/ast-memo";
 import { parseDockerfile } from "../../src/parse/dockerfile";
 import {
@@ -131,8 +132,57 @@ test("broken and odd Dockerfiles: the same parse with and without the memo", () 
   );
 });
 
+test("Range.create's fast path gives what the original gives, or throws as it does", () => {
+  removeAstMemo();
+  const original = Range.create as (...a: unknown[]) => unknown;
+  expect(applyAstMemo()).toBe(true);
+  const fast = Range.create as (...a: unknown[]) => unknown;
+  expect(fast).not.toBe(original); // on for the installed version
+  const outcome = (f: (...a: unknown[]) => unknown, args: unknown[]) => {
+    try {
+      return { value: f(...args) };
+    } catch (e) {
+      return { error: String(e) };
+    }
+  };
+  const num = fc.oneof(
+    fc.nat({ max: 5 }),
+    fc.constantFrom(-1, 0.5, 2147483647, 2147483648, Number.MAX_VALUE, NaN, -0),
+    fc.nat().map((n) => new Number(n)),
+  );
+  const pos = fc.oneof(
+    fc.record({ line: fc.nat({ max: 5 }), character: fc.nat({ max: 5 }) }),
+    fc.record({ line: num, character: num }),
+    fc.constantFrom(null, undefined, "1", {}, { line: 1 }),
+  );
+  const arg = fc.oneof(num, pos);
+  fc.assert(
+    fc.property(fc.array(arg, { minLength: 0, maxLength: 4 }), (args) => {
+      const a = outcome(fast, args);
+      const b = outcome(original, args);
+      expect(a).toEqual(b);
+      // a range of two positions holds those very objects, as the original's does
+      if ("value" in a && "value" in b && args.length === 2)
+        expect((a.value as { start: unknown }).start === args[0]).toBe(
+          (b.value as { start: unknown }).start === args[0],
+        );
+    }),
+    { numRuns: 2000, seed: 7 },
+  );
+  const p = { line: 1, character: 2 };
+  const q = { line: 3, character: 0 };
+  const r = fast(p, q) as { start: unknown; end: unknown };
+  expect(r.start).toBe(p); // the very objects, as the original's
+  expect(r.end).toBe(q);
+  expect(fast(1, 2, 3, 4)).toEqual({
+    start: { line: 1, character: 2 },
+    end: { line: 3, character: 4 },
+  });
+});
+
 test("BUILDRACE_AST_MEMO=0 leaves dockerfile-ast as it is", () => {
   removeAstMemo();
+  const range = Range.create;
   const before = (Instruction.prototype as unknown as { getRawArguments: unknown }).getRawArguments;
   process.env.BUILDRACE_AST_MEMO = "0";
   try {
@@ -140,6 +190,7 @@ test("BUILDRACE_AST_MEMO=0 leaves dockerfile-ast as it is", () => {
     expect((Instruction.prototype as unknown as { getRawArguments: unknown }).getRawArguments).toBe(
       before,
     );
+    expect(Range.create).toBe(range);
   } finally {
     delete process.env.BUILDRACE_AST_MEMO;
   }
