@@ -49,17 +49,35 @@ type RangeNamespace = { create: RangeCreate };
 /** vscode-languageserver-types' Range as dockerfile-ast loads it, and that copy's version. */
 function astTypes(): { Range: RangeNamespace; version: string } | undefined {
   try {
-    const main = require.resolve("vscode-languageserver-types", {
-      paths: [path.dirname(require.resolve("dockerfile-ast"))],
-    });
+    // the module dockerfile-ast's own files loaded (asking require.resolve with `paths` costs
+    // ~5 ms of start-up)
+    const root = require.cache[require.resolve("dockerfile-ast")];
+    const astDir = path.dirname(path.dirname(root?.filename ?? ""));
+    const seen = new Set<NodeModule>();
+    const queue = root ? [root] : [];
+    let types: NodeModule | undefined;
+    while (!types && queue.length) {
+      const m = queue.shift() as NodeModule;
+      for (const c of m.children) {
+        if (seen.has(c)) continue;
+        seen.add(c);
+        if (/[\\/]vscode-languageserver-types[\\/]/.test(c.filename)) types = c;
+        else if (c.filename.startsWith(astDir)) queue.push(c);
+      }
+    }
+    if (!types) return undefined;
     // its package.json is not exported: look for it above the main file
-    for (let dir = path.dirname(main); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    for (
+      let dir = path.dirname(types.filename);
+      dir !== path.dirname(dir);
+      dir = path.dirname(dir)
+    ) {
       const file = path.join(dir, "package.json");
       if (!fs.existsSync(file)) continue;
       const pkg = JSON.parse(fs.readFileSync(file, "utf8")) as { name?: string; version?: string };
       if (pkg.name !== "vscode-languageserver-types") continue;
       return {
-        Range: (require(main) as { Range: RangeNamespace }).Range,
+        Range: (types.exports as { Range: RangeNamespace }).Range,
         version: pkg.version ?? "",
       };
     }
