@@ -99,6 +99,21 @@ describe("help and usage", () => {
     }
   });
 
+  test("--help tells the exit codes and the environment variables", () => {
+    const r = run(["--help"]);
+    expect(r.stdout).toMatch(/Exit codes: 0 nothing to fix.*1 races need fixing.*2 usage error/s);
+    for (const v of ["NO_COLOR", "FORCE_COLOR", "BUILDRACE_WORKERS", "BUILDRACE_AST_MEMO"])
+      expect(r.stdout).toContain(v);
+  });
+
+  test("a BUILDRACE_WORKERS that is not a number is a usage error, not ignored", () => {
+    const bad = run(["check", "examples/no-race"], { env: { BUILDRACE_WORKERS: "two" } });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("BUILDRACE_WORKERS must be a whole number");
+    const good = run(["check", "examples/no-race"], { env: { BUILDRACE_WORKERS: "2" } });
+    expect(good.code).toBe(0);
+  });
+
   test("--version prints package.json's version", () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
     const r = run(["--version"]);
