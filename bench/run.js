@@ -101,6 +101,15 @@ function usage(msg) {
   process.exit(msg ? 2 : 0);
 }
 
+/**
+ * Calls `fn(i)` `runs` times, or fewer: after the first `min` calls, it stops once `budgetMs`
+ * have passed since the first began.
+ */
+function repeatWithin({ runs, budgetMs, min = 1 }, fn) {
+  const start = Date.now();
+  for (let i = 0; i < runs && (i < min || Date.now() - start < budgetMs); i++) fn(i);
+}
+
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -236,12 +245,7 @@ function main() {
     const peerMs = [];
     const bulkRss = [];
     const report = path.join(tmp, "check.json");
-    const bulkStart = Date.now();
-    for (
-      let i = 0;
-      i < size.bulkRuns && (i === 0 || Date.now() - bulkStart < size.bulkBudgetMs);
-      i++
-    ) {
+    repeatWithin({ runs: size.bulkRuns, budgetMs: size.bulkBudgetMs }, (i) => {
       // Only the first run's report is kept: it is the reference for the fix verification.
       const b = buildrace(["check", "--format", "json", "."], {
         cwd: tree,
@@ -279,7 +283,7 @@ function main() {
       log(
         `bulk run ${i + 1}/${size.bulkRuns}: buildrace ${fmtS(b.ms)}, parse-only ${fmtS(parseMs[i])}`,
       );
-    }
+    });
     const original = readReport(report);
     if (original.files.length !== files)
       failures.push(`bulk check reported ${original.files.length} files, generated ${files}`);
@@ -351,12 +355,7 @@ function main() {
     }
     const partDefaultMs = [];
     const partTwoMs = [];
-    const partStart = Date.now();
-    for (
-      let i = 0;
-      i < size.bulkRuns && (i === 0 || Date.now() - partStart < size.bulkBudgetMs / 3);
-      i++
-    ) {
+    repeatWithin({ runs: size.bulkRuns, budgetMs: size.bulkBudgetMs / 3 }, () => {
       for (const [workers, into] of [
         ["", partDefaultMs],
         ["2", partTwoMs],
@@ -371,7 +370,7 @@ function main() {
           );
         into.push(r.ms);
       }
-    }
+    });
     rows.push([
       "1d",
       `bulk check of ${fmtInt(partFiles)} of the files (${runsNote(partDefaultMs.length)}): default, one thread under 5,000 inputs`,
@@ -526,18 +525,13 @@ function main() {
     fs.writeFileSync(small, smallDockerfile());
     const coldMs = [];
     const nodeMs = [];
-    const coldStart = Date.now();
-    for (
-      let i = 0;
-      i < size.coldRuns && (i < 3 || Date.now() - coldStart < size.coldBudgetMs);
-      i++
-    ) {
+    repeatWithin({ runs: size.coldRuns, budgetMs: size.coldBudgetMs, min: 3 }, () => {
       const c = buildrace(["check", small]);
       if (c.code !== 1)
         failures.push(`cold-start check exited ${c.code} (expected 1): ${c.stderr}`);
       coldMs.push(c.ms);
       nodeMs.push(run(["-e", "0"]).ms);
-    }
+    });
     const coldRatio = median(coldMs) / median(nodeMs);
     rows.push([
       "4",
