@@ -268,7 +268,8 @@ function inputProgress(
   const done = new Set<string>();
   let last: BuildSpec[] | undefined;
   const count = (p: string | undefined) => {
-    if (p !== undefined && wanted.has(path.resolve(p))) done.add(path.resolve(p));
+    const abs = p === undefined ? undefined : path.resolve(p);
+    if (abs !== undefined && wanted.has(abs)) done.add(abs);
   };
   return (group) => {
     for (const b of last ?? []) {
