@@ -114,13 +114,13 @@ function fastCreate(original: RangeCreate): RangeCreate {
 export function applyAstMemo(): boolean {
   if (original) return true;
   if (process.env.BUILDRACE_AST_MEMO === "0" || !CHECKED.test(astVersion())) return false;
+  const proto = Instruction.prototype as unknown as { getRawArguments(): Argument[] };
+  if (typeof proto.getRawArguments !== "function") return false;
   const types = patchedRange ? undefined : astTypes();
   if (types && CHECKED_TYPES.test(types.version)) {
     patchedRange = { Range: types.Range, original: types.Range.create };
     types.Range.create = fastCreate(types.Range.create);
   }
-  const proto = Instruction.prototype as unknown as { getRawArguments(): Argument[] };
-  if (typeof proto.getRawArguments !== "function") return false;
   const split = proto.getRawArguments;
   original = split;
   proto.getRawArguments = function (this: Memoized) {
